@@ -1,0 +1,56 @@
+"""Benchmarks that print figures (never asserted in timed tests).
+
+``gossip bench default``: the default job under real MPI (``mpiexec -n 4 gossip train``), then
+its figures: network-average test accuracy, bytes against float32 D-PSGD in the same rounds,
+mean bits per entry, exact-zero fraction, wall time.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def mpiexec() -> str:
+    exe = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which("mpiexec")
+    if not exe:
+        raise SystemExit("gossip bench: mpiexec not found; install an MPI (pip install -e '.[mpich]')")
+    return exe
+
+
+def bench_default(ranks: int = 4, extra: list[str] | None = None) -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "run"
+        cmd = [mpiexec(), "-n", str(ranks), sys.executable, "-m", "gossip", "train",
+               "--out", str(out), "--no-progress", *(extra or [])]
+        print("$ " + " ".join(cmd), flush=True)
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        launch = time.perf_counter() - t0
+        if proc.returncode != 0:
+            print(proc.stdout, proc.stderr, sep="\n")
+            return proc.returncode
+        s = json.loads((out / "summary.json").read_text())
+    rows = [
+        ("network-average test accuracy", f"{s['final_avg_test_accuracy']:.4f}"),
+        ("per-rank test accuracy", " ".join(f"{a:.3f}" for a in s["final_rank_test_accuracy"])),
+        ("rounds", f"{s['rounds']}"),
+        ("model entries d", f"{s['model_entries']:,}"),
+        ("total payload bytes sent (all ranks)", f"{s['total_bytes_sent']:,}"),
+        ("float32 D-PSGD bytes, same rounds", f"{s['dpsgd_float32_bytes_same_rounds']:,}"),
+        ("bytes / D-PSGD bytes", f"{s['bytes_vs_dpsgd']:.4f} (1/{1 / s['bytes_vs_dpsgd']:.1f})"),
+        ("mean bits per entry per message", f"{s['mean_bits_per_entry']:.4f}"),
+        ("size-announcement bytes (int64/neighbour/round)", f"{s['total_control_bytes_sent']:,}"),
+        ("exact zeros in the final models", f"{1 - s['final_nonzero_fraction']:.2%}"),
+        ("training wall time (rank 0)", f"{s['wall_seconds']:.2f} s"),
+        ("whole launch incl. imports", f"{launch:.2f} s"),
+    ]
+    w = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        print(f"{k:<{w}}  {v}")
+    return 0

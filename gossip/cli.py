@@ -1,0 +1,201 @@
+"""Command line: ``gossip train`` and ``gossip bench``.
+
+Every option of ``gossip train`` comes from the dataclass fields in :mod:`gossip.config`, so
+``--help``, the TOML file and the validation agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import traceback
+from pathlib import Path
+
+from . import __version__
+from .config import SECTIONS, ConfigError
+
+EXIT_CONFIG = 2
+EXIT_FAILURE = 1
+
+
+def _help_for(section: str, f: dataclasses.Field) -> str:
+    m = f.metadata
+    text = m["help"]
+    if m.get("choices"):
+        text += f" ({'|'.join(map(str, m['choices']))})"
+    if m.get("assumption"):
+        text += " [A: our choice, the paper does not fix it]"
+    default = f.default
+    text += f"; default {default!r}" if default is not None else ""
+    return text + f"; TOML [{section}] {f.name}"
+
+
+def add_config_flags(p: argparse.ArgumentParser) -> None:
+    for section, cls in SECTIONS.items():
+        g = p.add_argument_group(f"[{section}]")
+        for f in dataclasses.fields(cls):
+            flag = f.metadata.get("flag")
+            if not flag:
+                continue
+            dest = f"{section}.{f.name}"
+            tp = f.type.replace(" | None", "").strip() if isinstance(f.type, str) else f.type
+            kw = dict(dest=dest, default=argparse.SUPPRESS, help=_help_for(section, f))
+            if tp == "bool":
+                g.add_argument(flag, action=argparse.BooleanOptionalAction, **kw)
+            else:
+                conv = {"int": _int, "float": _float, "str": str}[tp]
+                g.add_argument(flag, type=conv, metavar=f.name.upper(), **kw)
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def overrides_from(args: argparse.Namespace) -> dict:
+    out: dict = {}
+    for key, value in vars(args).items():
+        if "." in key:
+            section, name = key.split(".", 1)
+            out.setdefault(section, {})[name] = value
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="gossip",
+        description="Decentralized, communication-efficient training. Every MPI rank is a peer "
+                    "that trains its own model and agrees with its graph neighbours by gossip.",
+        epilog="Run `gossip train --help` for the training options.")
+    p.add_argument("--version", action="version", version=f"gossip {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    t = sub.add_parser(
+        "train", help="train with gossip (mpiexec -n N gossip train, or in-process)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Train a model over a graph of peers. Launch with `mpiexec -n N gossip train` "
+                    "(one MPI rank per peer) or run without MPI to simulate --ranks peers in "
+                    "this process. Settings: defaults < --config FILE (TOML with sections "
+                    "[topology] [data] [model] [algorithm] [train]) < flags. Outputs go to --out: "
+                    "config.toml, metrics.jsonl, summary.json, model.pt, rank_models/.")
+    t.add_argument("--config", metavar="FILE", help="TOML file with the settings")
+    add_config_flags(t)
+    b = sub.add_parser("bench", help="benchmarks that print figures (see gossip bench --help)")
+    b.add_argument("what", choices=["default"], help="default: the default run's figures "
+                   "(accuracy, bytes vs D-PSGD, bits per entry, sparsity, wall time)")
+    b.add_argument("--ranks", type=int, default=4, help="ranks (mpiexec -n) for the bench run")
+    return p
+
+
+def _rank_for_messages() -> tuple[int, object]:
+    """This process's MPI rank (0 without MPI), before any configuration is trusted."""
+    from .comm.mpi import launched_by_mpi
+
+    if launched_by_mpi():
+        from .comm.mpi import world
+
+        w = world()
+        return w.Get_rank(), w
+    return 0, None
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from . import config
+    from .train import RunError, make_communicator
+
+    rank, world = _rank_for_messages()
+
+    def say(msg: str, *, err: bool = False) -> None:
+        if rank == 0:
+            print(msg, file=sys.stderr if err else sys.stdout, flush=True)
+
+    try:
+        cfg = config.load(args.config, overrides_from(args))
+        kind, n = make_communicator(cfg)
+        if kind == "mpi" and world is None:
+            from .comm.mpi import world as get_world
+
+            world = get_world()
+            rank = world.Get_rank()
+        return _train(cfg, kind, n, say)
+    except (ConfigError, RunError) as e:
+        say(f"gossip: {e}", err=True)
+        return EXIT_CONFIG
+    except Exception as e:  # noqa: BLE001 - any failure on one rank must not hang the others
+        from topologies import TopologyError
+
+        if isinstance(e, TopologyError):
+            say(f"gossip: topology error: {e}", err=True)
+            return EXIT_CONFIG
+        print(f"gossip: rank {rank}: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
+        traceback.print_exc()
+        if world is not None and world.Get_size() > 1:
+            world.Abort(EXIT_FAILURE)
+        return EXIT_FAILURE
+
+
+def _train(cfg, kind: str, n: int, say) -> int:
+    from .comm import InProcessCommunicator
+    from .train import Run, RunError, build_topology, default_out_dir, format_summary, write_config
+
+    topo = build_topology(cfg, n)
+    if kind == "mpi":
+        from .comm.mpi import MPICommunicator
+
+        comm = MPICommunicator(list(topo.neighbours))
+    else:
+        comm = InProcessCommunicator(list(topo.neighbours))
+    # The root picks and checks the output directory; everyone learns the verdict.
+    verdict = None
+    if comm.is_root:
+        out = Path(cfg.train.out or default_out_dir())
+        if out.exists() and any(out.iterdir()):
+            verdict = f"ERR output directory {out} is not empty; choose another --out or remove it"
+        else:
+            verdict = f"OK {out}"
+    verdict = comm.broadcast_str(verdict)
+    if verdict.startswith("ERR "):
+        raise RunError(verdict[4:])
+    out = Path(verdict[3:])
+    cfg.train.out = str(out)
+    say(f"gossip {cfg.algorithm.name}: {comm.size} ranks, {comm.name} communicator; "
+        f"topology {topo.summary()}")
+    run = Run(cfg, comm, topo, out)
+    if comm.is_root:
+        out.mkdir(parents=True, exist_ok=True)
+        write_config(out, cfg, topo, comm, run.d)
+    comm.barrier()
+    say(f"model {cfg.model.name}: {run.d:,} entries; data {cfg.data.dataset} "
+        f"({len(run.data.y_train)} train / {len(run.data.y_test)} test, {cfg.data.partition}); "
+        f"writing {out}/")
+    summary = run.execute()
+    if summary is not None:
+        say(format_summary(summary))
+        say(f"outputs: {out}/ (config.toml, metrics.jsonl, summary.json, model.pt)")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import bench_default
+
+    return bench_default(ranks=args.ranks)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "train":
+        return cmd_train(args)
+    if args.command == "bench":
+        return cmd_bench(args)
+    parser.print_help()
+    return EXIT_CONFIG

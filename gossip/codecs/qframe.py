@@ -1,0 +1,79 @@
+"""Frame for a quantized vector: levels, per-block float32 scales, then a VSC symbol message.
+
+Layout (version 1): b"GQ", version byte, LEB128 levels, LEB128 n_blocks, n_blocks float32
+scales (little-endian), CRC32 of all of the above (4 bytes LE), then the VSC message (which
+carries its own header and checksum).  The receiver knows the model layout, so it passes the
+expected block count and size; anything else is a DecodeError.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import numpy as np
+
+from ..compressors.dithered import Quantized
+from . import DecodeError, vsc
+
+MAGIC = b"GQ"
+VERSION = 1
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def _read_varint(data: bytes, pos: int, what: str) -> tuple[int, int]:
+    value = shift = 0
+    for i in range(10):
+        if pos + i >= len(data):
+            raise DecodeError(f"quantized frame truncated inside {what}")
+        b = data[pos + i]
+        value |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return value, pos + i + 1
+    raise DecodeError(f"quantized frame: {what} varint longer than 10 bytes")
+
+
+def encode(q: Quantized) -> bytes:
+    scales = np.ascontiguousarray(q.scales, dtype="<f4")
+    head = MAGIC + bytes([VERSION]) + _varint(q.levels) + _varint(scales.size) + scales.tobytes()
+    return head + struct.pack("<I", zlib.crc32(head)) + vsc.encode(q.symbols)
+
+
+def decode(data: bytes, *, levels: int, block_sizes: np.ndarray, dtype=np.int8) -> Quantized:
+    """Parse and check a frame against the receiver's own layout (levels, blocks)."""
+    data = bytes(data)
+    if len(data) < 3 or data[:2] != MAGIC:
+        raise DecodeError("not a quantized frame (bad magic)")
+    if data[2] != VERSION:
+        raise DecodeError(f"quantized frame version {data[2]} is not supported (expected {VERSION})")
+    lv, pos = _read_varint(data, 3, "levels")
+    nb, pos = _read_varint(data, pos, "block count")
+    if lv != levels:
+        raise DecodeError(f"quantized frame has {lv} levels, this run uses {levels}")
+    if nb != len(block_sizes):
+        raise DecodeError(f"quantized frame has {nb} scale blocks, the model has {len(block_sizes)}")
+    end = pos + 4 * nb
+    if end + 4 > len(data):
+        raise DecodeError("quantized frame truncated inside the scales")
+    (crc,) = struct.unpack_from("<I", data, end)
+    if crc != zlib.crc32(data[:end]):
+        raise DecodeError("quantized frame header checksum mismatch")
+    scales = np.frombuffer(data, dtype="<f4", count=nb, offset=pos).astype(np.float32)
+    if not np.isfinite(scales).all() or (scales < 0).any():
+        raise DecodeError("quantized frame carries a negative or non-finite scale")
+    z = vsc.decode(data[end + 4:], expected_size=int(np.sum(block_sizes)))
+    if z.size and (np.abs(z).max() > levels):
+        raise DecodeError(f"quantized symbols exceed ±{levels}")
+    return Quantized(symbols=z.astype(dtype), scales=scales, levels=levels)

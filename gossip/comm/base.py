@@ -1,0 +1,74 @@
+"""The communicator interface: bytes in, neighbours' bytes out, every byte counted.
+
+A communicator hosts one or more *local ranks* (one under MPI, all of them in-process) and
+exchanges one variable-length message per local rank per round with that rank's graph
+neighbours.  It knows nothing of models, compressors or codecs.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class ByteCounter:
+    """Bytes one rank handed to / got from the communication library."""
+
+    sent: int = 0  # payload bytes sent, all neighbours, all rounds
+    received: int = 0
+    control_sent: int = 0  # size announcements (int64 per neighbour per round)
+    control_received: int = 0
+    round_sent: int = 0  # payload bytes of the last round
+    round_received: int = 0
+    per_neighbour_sent: dict[int, int] = field(default_factory=dict)
+    per_neighbour_received: dict[int, int] = field(default_factory=dict)
+
+    def record(self, out_len: int, inbox: dict[int, int], control_each: int) -> None:
+        nbrs = list(inbox)
+        self.round_sent = out_len * len(nbrs)
+        self.round_received = sum(inbox.values())
+        self.sent += self.round_sent
+        self.received += self.round_received
+        self.control_sent += control_each * len(nbrs)
+        self.control_received += control_each * len(nbrs)
+        for j in nbrs:
+            self.per_neighbour_sent[j] = self.per_neighbour_sent.get(j, 0) + out_len
+            self.per_neighbour_received[j] = self.per_neighbour_received.get(j, 0) + inbox[j]
+
+
+class Communicator(ABC):
+    """Exchange of byte messages between graph neighbours, for the ranks hosted here."""
+
+    size: int  # world size (number of peers)
+    local_ranks: list[int]  # the ranks this process runs
+    neighbours: dict[int, tuple[int, ...]]  # sorted neighbours of each local rank
+    counters: dict[int, ByteCounter]
+    name: str
+
+    @property
+    def is_root(self) -> bool:
+        """True in the process that hosts rank 0 (it writes the run's outputs)."""
+        return 0 in self.local_ranks
+
+    @abstractmethod
+    def exchange(self, outgoing: dict[int, bytes]) -> dict[int, dict[int, bytes]]:
+        """Send ``outgoing[r]`` from each local rank r to all its neighbours; return, for each
+        local rank, {neighbour: message} in ascending neighbour order."""
+
+    @abstractmethod
+    def allreduce_sum(self, arrays: dict[int, np.ndarray]) -> np.ndarray:
+        """Sum of one float64 array per rank over all ranks (evaluation only; not counted)."""
+
+    @abstractmethod
+    def gather_to_root(self, rows: dict[int, np.ndarray]) -> np.ndarray | None:
+        """Stack one float64 row per rank, in rank order, at the root (None elsewhere)."""
+
+    @abstractmethod
+    def broadcast_str(self, text: str | None) -> str:
+        """The root's string, on every process."""
+
+    def barrier(self) -> None:  # noqa: B027 - optional
+        pass

@@ -1,0 +1,84 @@
+"""Dithered quantization to integer symbols (ALGORITHMS.md §1.2).
+
+For each block B (here: each model tensor) with scale σ_B (max |v| or ||v||_2 over the block)
+and i.i.d. dither u ~ U[0,1):
+
+    z_k = sign(v_k) · floor(s·|v_k|/σ_B + u_k)  ∈ {−s..s}
+    v̂_k = σ_B · z_k / s   (divided by τ = 1 + min(d_B/s², √d_B/s) with ``tau_scaling``)
+
+Adding the dither and flooring is stochastic rounding, so v̂ is unbiased (without τ scaling).
+Pure numpy: no MPI, no bytes.  The scale sent on the wire is σ_B (or σ_B/τ) as float32, and
+:func:`dequantize` is the one function both the sender and the receivers use, so every
+holder of a public copy adds bit-identical values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Quantized:
+    """Integer symbols plus one float32 scale per block; the decoded value is scale·z/s."""
+
+    symbols: np.ndarray  # int8/int16/int32 per entry, values in [-s, s]
+    scales: np.ndarray  # float32, one per block (already divided by τ when scaling is on)
+    levels: int
+
+
+class DitheredQuantizer:
+    """Quantizer with ``levels`` s, one scale per block given by ``block_sizes``.
+
+    norm: "inf" (σ = max|v|, the measured-convergent default) or "l2" (σ = ||v||_2; converges
+    only with ``tau_scaling``, ALGORITHMS.md §1.2).
+    """
+
+    def __init__(self, block_sizes: list[int] | tuple[int, ...], levels: int, norm: str = "inf",
+                 tau_scaling: bool = False):
+        if levels < 1:
+            raise ValueError(f"levels must be >= 1, got {levels}")
+        if norm not in ("inf", "l2"):
+            raise ValueError(f"norm must be 'inf' or 'l2', got {norm!r}")
+        sizes = np.asarray(block_sizes, dtype=np.int64)
+        if sizes.ndim != 1 or sizes.size == 0 or (sizes <= 0).any():
+            raise ValueError("block_sizes must be a non-empty list of positive sizes")
+        self.levels = int(levels)
+        self.norm = norm
+        self.tau_scaling = bool(tau_scaling)
+        self.block_sizes = sizes
+        self.starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        self.size = int(sizes.sum())
+        s = float(levels)
+        tau = 1.0 + np.minimum(sizes / s**2, np.sqrt(sizes) / s)
+        self.tau = tau if tau_scaling else np.ones_like(tau)
+        self.dtype = np.int8 if levels <= 127 else (np.int16 if levels <= 32767 else np.int32)
+
+    def block_norms(self, v: np.ndarray) -> np.ndarray:
+        if self.norm == "inf":
+            return np.maximum.reduceat(np.abs(v), self.starts).astype(np.float64)
+        v64 = v.astype(np.float64)
+        return np.sqrt(np.add.reduceat(v64 * v64, self.starts))
+
+    def quantize(self, v: np.ndarray, rng: np.random.Generator) -> Quantized:
+        v = np.asarray(v, dtype=np.float32)
+        if v.shape != (self.size,):
+            raise ValueError(f"expected a vector of {self.size} entries, got shape {v.shape}")
+        sigma = self.block_norms(v).astype(np.float32)
+        s = np.float32(self.levels)
+        safe = np.where(sigma > 0, sigma, np.float32(1.0)).astype(np.float32)
+        ratio = np.abs(v) * np.repeat(s / safe, self.block_sizes)
+        u = rng.random(self.size, dtype=np.float32)
+        mag = np.floor(ratio + u)
+        np.minimum(mag, s, out=mag)  # guards float rounding at |v| = σ
+        z = (np.sign(v) * mag).astype(self.dtype)
+        scales = (sigma.astype(np.float64) / self.tau).astype(np.float32)
+        return Quantized(symbols=z, scales=scales, levels=self.levels)
+
+    def dequantize(self, q: Quantized) -> np.ndarray:
+        """scale·z/s as float32, the same arithmetic on every rank."""
+        if q.symbols.shape != (self.size,) or q.scales.shape != self.block_sizes.shape:
+            raise ValueError("quantized message does not match this model's layout")
+        step = (q.scales / np.float32(q.levels)).astype(np.float32)
+        return q.symbols.astype(np.float32) * np.repeat(step, self.block_sizes)

@@ -1,0 +1,290 @@
+"""The training loop: one code path for every algorithm and both communicators.
+
+Each process hosts ``comm.local_ranks`` (one under MPI, all of them in-process).  A round is:
+every local rank computes a minibatch gradient and composes its message; the communicator
+exchanges the messages; every local rank absorbs its inbox.  Logging, evaluation and byte
+accounting happen here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+import topologies
+
+from . import __version__
+from .algorithms import Algorithm, MalcomPSGD, RoundInfo
+from .comm import Communicator, InProcessCommunicator
+from .config import Config, to_toml
+from .data import BatchSampler, Dataset, load_dataset, partition
+from .flat import FlatModel
+from .models import build_model
+from .rng import numpy_rng
+
+FIELDS = ("round", "rank", "loss", "bytes_sent", "bytes_received", "control_bytes_sent",
+          "bits_per_entry", "symbol_entropy_bits", "nonzero_fraction", "test_accuracy",
+          "consensus_distance")
+INT_FIELDS = {"round", "rank", "bytes_sent", "bytes_received", "control_bytes_sent"}
+
+
+class RunError(RuntimeError):
+    """A run cannot start or continue; the message says why and what to do."""
+
+
+@dataclass
+class Worker:
+    rank: int
+    model: FlatModel
+    sampler: BatchSampler
+    state: object
+    loss: float = float("nan")
+    info: RoundInfo | None = None
+
+    def gradient(self) -> np.ndarray:
+        xb, yb = self.sampler.next()
+        self.model.zero_grad()
+        loss = nn.functional.cross_entropy(self.model.module(xb), yb)
+        loss.backward()
+        self.loss = float(loss.detach())
+        if not math.isfinite(self.loss):
+            raise RunError(f"rank {self.rank}: training loss became {self.loss}; lower --lr "
+                           f"or --gamma")
+        return self.model.gradient()
+
+
+def make_communicator(cfg: Config) -> tuple[str, int]:
+    """Which communicator to use and the world size it implies."""
+    from .comm.mpi import launched_by_mpi
+
+    kind = cfg.train.comm
+    if kind == "auto":
+        kind = "mpi" if launched_by_mpi() else "inprocess"
+    if kind == "mpi":
+        from .comm.mpi import world
+
+        return "mpi", world().Get_size()
+    return "inprocess", cfg.train.ranks
+
+
+def build_topology(cfg: Config, n: int) -> topologies.TopologyInfo:
+    t = cfg.topology
+    return topologies.make_topology(t.name, n, rule=t.mixing, world_size=n, seed=cfg.train.seed,
+                                    p=t.edge_prob, degree=t.degree, path=t.file, rows=t.rows)
+
+
+def build_algorithm(cfg: Config, topo: topologies.TopologyInfo, block_sizes: list[int],
+                    local_ranks: list[int]) -> Algorithm:
+    a = cfg.algorithm
+    weights = {i: {j: float(topo.W[i, j]) for j in (*topo.neighbours[i], i)} for i in local_ranks}
+    if a.name == "malcom":
+        return MalcomPSGD(weights=weights, block_sizes=block_sizes, lr=a.lr, gamma=a.gamma,
+                          l1=a.l1, levels=a.levels, norm=a.norm, tau_scaling=a.tau_scaling,
+                          seed=cfg.train.seed)
+    raise RunError(f"algorithm {a.name!r} is not available")
+
+
+@torch.no_grad()
+def evaluate(module: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    logits = module(x)
+    loss = float(nn.functional.cross_entropy(logits, y))
+    acc = float((logits.argmax(1) == y).float().mean())
+    return acc, loss
+
+
+def default_out_dir() -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    job = os.environ.get("SLURM_JOB_ID")
+    return str(Path("runs") / (f"{stamp}-job{job}" if job else stamp))
+
+
+class Run:
+    """Everything one process needs for a run; ``execute`` trains and returns the summary."""
+
+    def __init__(self, cfg: Config, comm: Communicator, topo: topologies.TopologyInfo,
+                 out: Path, log=print):
+        self.cfg, self.comm, self.topo, self.out, self.log = cfg, comm, topo, out, log
+        torch.set_num_threads(1)
+        data: Dataset = load_dataset(cfg.data.dataset, cfg.data.test_fraction, cfg.train.seed)
+        shards = partition(data.y_train, comm.size, cfg.data.partition, cfg.train.seed,
+                           alpha=cfg.data.alpha)
+        self.data = data
+        self.x_test = torch.from_numpy(data.x_test)
+        self.y_test = torch.from_numpy(data.y_test)
+        mk = lambda: build_model(cfg.model.name, data.in_features, data.classes,  # noqa: E731
+                                 hidden=cfg.model.hidden, seed=cfg.train.seed)
+        self.eval_model = FlatModel(mk())
+        self.block_sizes = self.eval_model.sizes
+        self.d = self.eval_model.size
+        x0 = self.eval_model.x.copy()
+        self.algorithm = build_algorithm(cfg, topo, self.block_sizes, comm.local_ranks)
+        self.workers = []
+        for r in comm.local_ranks:
+            model = FlatModel(mk())
+            idx = shards[r]
+            sampler = BatchSampler(data.x_train[idx], data.y_train[idx], cfg.data.batch_size,
+                                   numpy_rng(cfg.train.seed, r, "sampler"))
+            self.workers.append(Worker(r, model, sampler, self.algorithm.init_state(r, x0)))
+        self.shard_sizes = [int(s.size) for s in shards]
+
+    # -- one round -----------------------------------------------------------------------
+    def round(self, t: int) -> None:
+        outgoing = {}
+        for w in self.workers:
+            g = w.gradient()
+            outgoing[w.rank], w.info = self.algorithm.compose(w.state, w.model.x, g)
+        inbox = self.comm.exchange(outgoing)
+        for w in self.workers:
+            self.algorithm.absorb(w.state, w.model.x, inbox[w.rank], t)
+
+    def network_average(self) -> np.ndarray:
+        total = self.comm.allreduce_sum({w.rank: w.model.x.astype(np.float64) for w in self.workers})
+        return total / self.comm.size
+
+    # -- the loop ------------------------------------------------------------------------
+    def execute(self) -> dict | None:
+        cfg, comm = self.cfg, self.comm
+        rounds = cfg.train.rounds
+        root = comm.is_root
+        metrics = open(self.out / "metrics.jsonl", "w") if root else None
+        bar = None
+        if root and cfg.train.progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=rounds, desc="gossip", unit="round", file=sys.stderr,
+                       mininterval=0.5 if sys.stderr.isatty() else 30.0, dynamic_ncols=True)
+        t0 = time.perf_counter()
+        avg_acc = float("nan")
+        rank_acc: list[float] = []
+        try:
+            for t in range(1, rounds + 1):
+                self.round(t)
+                is_eval = t % cfg.train.eval_every == 0 or t == rounds
+                rows = {}
+                if is_eval:
+                    xbar = self.network_average()
+                for w in self.workers:
+                    c = comm.counters[w.rank]
+                    x = w.model.x
+                    acc = dist = float("nan")
+                    if is_eval:
+                        acc, _ = evaluate(w.model.module, self.x_test, self.y_test)
+                        dist = float(np.linalg.norm(x - xbar))
+                    rows[w.rank] = np.array([
+                        t, w.rank, w.loss, c.round_sent, c.round_received, c.control_sent,
+                        8.0 * w.info.message_bytes / self.d, w.info.symbol_entropy_bits,
+                        np.count_nonzero(x) / x.size, acc, dist], dtype=np.float64)
+                table = comm.gather_to_root(rows)
+                if is_eval and root:
+                    self.eval_model.load_flat(xbar.astype(np.float32))
+                    avg_acc, avg_loss = evaluate(self.eval_model.module, self.x_test, self.y_test)
+                    rank_acc = [float(a) for a in table[:, FIELDS.index("test_accuracy")]]
+                if root:
+                    self._write_rows(metrics, table)
+                    if is_eval:
+                        metrics.write(json.dumps({"round": t, "rank": -1,
+                                                  "test_accuracy": avg_acc,
+                                                  "test_loss": avg_loss}) + "\n")
+                    metrics.flush()
+                    if bar is not None:
+                        bar.update(1)
+                        if is_eval or t % 20 == 0:
+                            sent = sum(comm.counters[r].sent for r in comm.local_ranks)
+                            bar.set_postfix(loss=f"{np.nanmean(table[:, 2]):.3f}",
+                                            avg_acc=f"{avg_acc:.3f}",
+                                            bpe=f"{np.mean(table[:, 6]):.3f}",
+                                            refresh=False)
+        finally:
+            if bar is not None:
+                bar.close()
+            if metrics is not None:
+                metrics.close()
+        wall = time.perf_counter() - t0
+        return self._finish(wall, avg_acc, rank_acc)
+
+    def _write_rows(self, f, table: np.ndarray) -> None:
+        for row in table:
+            rec = {}
+            for k, v in zip(FIELDS, row):
+                if math.isnan(v):
+                    continue
+                rec[k] = int(v) if k in INT_FIELDS else float(v)
+            f.write(json.dumps(rec) + "\n")
+
+    def _finish(self, wall: float, avg_acc: float, rank_acc: list[float]) -> dict | None:
+        comm = self.comm
+        for w in self.workers:
+            (self.out / "rank_models").mkdir(exist_ok=True)
+            torch.save(w.model.module.state_dict(), self.out / "rank_models" / f"rank{w.rank:04d}.pt")
+        totals = comm.gather_to_root({r: np.array([
+            comm.counters[r].sent, comm.counters[r].received, comm.counters[r].control_sent,
+            np.count_nonzero(w.model.x) / self.d]) for r, w in zip(comm.local_ranks, self.workers)})
+        if not comm.is_root:
+            return None
+        torch.save(self.eval_model.module.state_dict(), self.out / "model.pt")
+        total_sent = int(totals[:, 0].sum())
+        rounds = self.cfg.train.rounds
+        dpsgd = rounds * sum(len(nb) for nb in self.topo.neighbours) * 4 * self.d
+        summary = {
+            "algorithm": self.cfg.algorithm.name,
+            "world_size": comm.size,
+            "communicator": comm.name,
+            "topology": self.cfg.topology.name,
+            "spectral_gap": self.topo.spectral_gap,
+            "rounds": rounds,
+            "model_entries": self.d,
+            "final_avg_test_accuracy": avg_acc,
+            "final_rank_test_accuracy": rank_acc,
+            "total_bytes_sent": total_sent,
+            "total_control_bytes_sent": int(totals[:, 2].sum()),
+            "dpsgd_float32_bytes_same_rounds": dpsgd,
+            "bytes_vs_dpsgd": total_sent / dpsgd,
+            "mean_bits_per_entry": 8.0 * total_sent / (rounds * sum(
+                len(nb) for nb in self.topo.neighbours) * self.d),
+            "final_nonzero_fraction": float(totals[:, 3].mean()),
+            "wall_seconds": wall,
+        }
+        (self.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        return summary
+
+
+def format_summary(s: dict) -> str:
+    accs = " ".join(f"{a:.3f}" for a in s["final_rank_test_accuracy"])
+    return "\n".join([
+        f"done: {s['rounds']} rounds of {s['algorithm']} on {s['world_size']} ranks "
+        f"({s['topology']}, {s['communicator']}) in {s['wall_seconds']:.1f} s",
+        f"  test accuracy, network average : {s['final_avg_test_accuracy']:.4f}",
+        f"  test accuracy, each rank       : {accs}",
+        f"  bytes sent (all ranks)         : {s['total_bytes_sent']:,} "
+        f"({s['bytes_vs_dpsgd']:.4f} of float32 D-PSGD's {s['dpsgd_float32_bytes_same_rounds']:,})",
+        f"  bits per model entry per msg   : {s['mean_bits_per_entry']:.4f}",
+        f"  exact zeros in the models      : {1 - s['final_nonzero_fraction']:.2%}",
+    ])
+
+
+def write_config(out: Path, cfg: Config, topo: topologies.TopologyInfo, comm: Communicator,
+                 d: int) -> None:
+    run_info = {
+        "gossip_version": __version__,
+        "world_size": comm.size,
+        "communicator": comm.name,
+        "spectral_gap": float(topo.spectral_gap),
+        "model_entries": d,
+        "config_digest": cfg.digest(),
+        "topology_digest": topo.digest(),
+    }
+    text = to_toml(cfg)
+    import tomli_w
+
+    text += "\n# Informational: recorded at start, ignored when loaded with --config.\n"
+    text += tomli_w.dumps({"run": run_info})
+    (out / "config.toml").write_text(text)

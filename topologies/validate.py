@@ -1,0 +1,174 @@
+"""Checking a (graph, mixing matrix) pair and summarising it as :class:`TopologyInfo`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import numbers
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+
+from .errors import TopologyError
+
+__all__ = ["TopologyInfo", "spectral_stats", "validate"]
+
+
+@dataclass(frozen=True, eq=False)
+class TopologyInfo:
+    """A validated topology: graph structure plus mixing matrix and its spectrum.
+
+    ``W`` is a read-only float64 copy.  Compare topologies with :meth:`digest`
+    (instances compare by identity).
+    """
+
+    name: str
+    n: int
+    edges: list[tuple[int, int]]  # sorted, each (i, j) with i < j
+    neighbours: tuple[tuple[int, ...], ...]  # per node, sorted, excluding the node itself
+    degrees: tuple[int, ...]
+    W: np.ndarray
+    spectral_gap: float  # 1 - |lambda_2(W)|, lambda_2 second largest in absolute value
+    beta: float  # ||I - W||_2
+    rule: str | None = None
+
+    def digest(self) -> str:
+        """Stable sha256 hex of (n, edges, W) for checkpoint compatibility checks."""
+        h = hashlib.sha256()
+        h.update(b"topologies/v1\0")
+        h.update(json.dumps({"n": self.n, "edges": [list(e) for e in self.edges]}, separators=(",", ":")).encode())
+        h.update(b"\0")
+        h.update(np.ascontiguousarray(self.W, dtype="<f8").tobytes())
+        return h.hexdigest()
+
+    def summary(self) -> str:
+        """One line, e.g. ``ring n=4 edges=4 degree 2..2 spectral gap 0.6667``."""
+        return (
+            f"{self.name} n={self.n} edges={len(self.edges)} degree {min(self.degrees)}..{max(self.degrees)} "
+            f"spectral gap {self.spectral_gap:.4f}"
+        )
+
+
+def spectral_stats(W: np.ndarray) -> tuple[float, float]:
+    """``(spectral_gap, beta)`` of a symmetric W: ``1 - |λ_2|`` and ``||I - W||_2``."""
+    n = W.shape[0]
+    if n == 1:
+        return 1.0, float(abs(1.0 - W[0, 0]))
+    eig = np.linalg.eigvalsh(W)
+    mags = np.sort(np.abs(eig))[::-1]
+    gap = float(min(1.0, max(0.0, 1.0 - mags[1])))
+    beta = float(np.max(np.abs(1.0 - eig)))
+    return gap, beta
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.6g}"
+
+
+def validate(
+    G: nx.Graph,
+    W: np.ndarray,
+    world_size: int | None = None,
+    tol: float = 1e-12,
+    *,
+    name: str = "custom",
+    rule: str | None = None,
+) -> TopologyInfo:
+    """Check that ``W`` is a valid gossip matrix for ``G`` and return a :class:`TopologyInfo`.
+
+    Checks, in order: node count == ``world_size`` (when given), nodes are
+    0..n-1, G is connected, W is n x n, finite, symmetric, non-negative, rows
+    and columns sum to 1, W is zero off the edges and diagonal, and every edge
+    has positive weight.  ``tol`` is the absolute tolerance of every numeric
+    check.  Raises :class:`TopologyError` naming the first failure and a fix.
+    """
+    if G.is_directed() or G.is_multigraph():
+        raise TopologyError(f"topology {name!r}: expected a simple undirected nx.Graph: convert with nx.Graph(G.to_undirected())")
+    n = G.number_of_nodes()
+    if n == 0:
+        raise TopologyError(f"topology {name!r} has no nodes")
+    if world_size is not None and n != world_size:
+        raise TopologyError(
+            f"topology {name!r} has {n} nodes but the MPI world has {world_size} ranks: "
+            f"launch with `mpiexec -n {n}` or choose a topology with {world_size} nodes"
+        )
+    nodes = list(G.nodes)
+    if not all(isinstance(x, numbers.Integral) and not isinstance(x, bool) for x in nodes) or set(nodes) != set(range(n)):
+        bad = sorted((x for x in nodes if not (isinstance(x, numbers.Integral) and 0 <= x < n)), key=repr)[:3]
+        raise TopologyError(
+            f"topology {name!r}: nodes must be the integers 0..{n - 1} (node i is rank i), found e.g. {bad}: "
+            f"relabel with nx.convert_node_labels_to_integers(G)"
+        )
+    loops = list(nx.selfloop_edges(G))
+    if loops:
+        raise TopologyError(
+            f"topology {name!r}: self-loop on node {loops[0][0]}: remove self-loops; a node's own weight is W's diagonal"
+        )
+    if not nx.is_connected(G):
+        comps = sorted(nx.connected_components(G), key=len, reverse=True)
+        raise TopologyError(
+            f"topology {name!r} is disconnected: {len(comps)} components (sizes {[len(c) for c in comps]}), "
+            f"so gossip cannot reach consensus: add edges joining them or choose a connected topology"
+        )
+
+    W = np.array(W, dtype=np.float64, copy=True)
+    if W.shape != (n, n):
+        raise TopologyError(f"topology {name!r}: W has shape {W.shape} but the graph has {n} nodes: W must be {n}x{n}")
+    if not np.all(np.isfinite(W)):
+        i, j = map(int, np.argwhere(~np.isfinite(W))[0])
+        raise TopologyError(f"topology {name!r}: W[{i}, {j}] = {W[i, j]} is not finite: W must hold finite numbers")
+    asym = np.abs(W - W.T)
+    if asym.max() > tol:
+        i, j = map(int, np.unravel_index(int(asym.argmax()), asym.shape))
+        raise TopologyError(
+            f"topology {name!r}: W is not symmetric: max |W - W^T| = {_fmt(asym.max())} at ({i}, {j}) "
+            f"(tol {tol:g}): use a symmetric rule such as 'metropolis'"
+        )
+    if W.min() < -tol:
+        i, j = map(int, np.unravel_index(int(W.argmin()), W.shape))
+        raise TopologyError(
+            f"topology {name!r}: W has a negative entry W[{i}, {j}] = {_fmt(W[i, j])}: "
+            f"gossip weights must be >= 0 (use 'metropolis')"
+        )
+    for axis, what in ((1, "row"), (0, "column")):
+        err = np.abs(W.sum(axis=axis) - 1.0)
+        if err.max() > tol:
+            k = int(err.argmax())
+            raise TopologyError(
+                f"topology {name!r}: W is not doubly stochastic: {what} {k} sums to "
+                f"{float(W.sum(axis=axis)[k])!r} (|error| {_fmt(err[k])} > tol {tol:g}): "
+                f"set the diagonal to 1 - (off-diagonal {what} sum)"
+            )
+    support = nx.to_numpy_array(G, nodelist=range(n), dtype=np.float64, weight=None) > 0
+    np.fill_diagonal(support, True)
+    off = (np.abs(W) > tol) & ~support
+    if off.any():
+        i, j = map(int, np.argwhere(off)[0])
+        raise TopologyError(
+            f"topology {name!r}: W[{i}, {j}] = {_fmt(W[i, j])} but ({i}, {j}) is not an edge: "
+            f"ranks only talk to graph neighbours, so W must be 0 there (or add the edge)"
+        )
+    edges = sorted((min(u, v), max(u, v)) for u, v in G.edges())
+    edges = [(int(i), int(j)) for i, j in edges]
+    for i, j in edges:
+        if W[i, j] <= tol:
+            raise TopologyError(
+                f"topology {name!r}: edge ({i}, {j}) has weight W[{i}, {j}] = {_fmt(W[i, j])}: "
+                f"every edge needs positive weight (remove the edge or use 'metropolis')"
+            )
+
+    gap, beta = spectral_stats(W)
+    W.setflags(write=False)
+    neighbours = tuple(tuple(sorted(int(v) for v in G.neighbors(i))) for i in range(n))
+    return TopologyInfo(
+        name=name,
+        n=n,
+        edges=edges,
+        neighbours=neighbours,
+        degrees=tuple(len(nb) for nb in neighbours),
+        W=W,
+        spectral_gap=gap,
+        beta=beta,
+        rule=rule,
+    )
