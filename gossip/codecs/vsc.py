@@ -1,0 +1,556 @@
+"""Vector source coding (VSC): a lossless codec for integer symbol vectors.
+
+Meant for quantizer output: mostly one symbol (usually zero), a few small integers.  The
+message carries the symbol *frequencies* (a table sorted by count) and the *supports*
+(where each symbol sits) as Golomb-coded run lengths; the most frequent symbol fills what
+is left at zero cost.  Encoding and decoding are numpy-vectorised: the only Python loops
+run over bit positions or tree levels (``log2 K``), never over entries.
+
+Message (version 1)::
+
+    b"GV" | version (1 byte) | kind (1 byte: 0 VSC, 1 RAW)
+    | d (LEB128) | nbits (LEB128) | CRC32 (4 bytes LE) | payload (ceil(nbits/8) bytes)
+
+The CRC (``zlib.crc32``) covers the header bytes before it plus the payload; padding bits
+after ``nbits`` must be zero.
+
+VSC payload (kind 0), all Elias-gamma codes in the batch layout of :mod:`.bitio`:
+
+1. ``gamma(K + 1)``, ``K`` = number of distinct symbols (0 only when ``d == 0``);
+2. symbols ``a_1..a_K`` sorted by count descending, ties by value ascending:
+   ``gamma(zigzag(a_k) + 1)`` for every k, then ``gamma(n_k)`` for ``k = 2..K``
+   (``n_1 = d - sum`` is implied);
+3. supports, rarest first (``k = K..2``): the occurrences of ``a_k`` are indexed among the
+   ``L_k = d - sum_{j>k} n_j`` slots that rarer symbols left free; the gaps between them
+   are Golomb coded with ``M_k`` from :func:`golomb_parameter`, as three sub-streams for all
+   gaps of all symbols: every quotient in unary, then the first ``b_k - 1`` bits of every
+   truncated-binary remainder codeword, then the last bit of those codewords that have one;
+4. ``a_1`` fills the remaining positions.
+
+RAW payload (kind 1): a width byte ``w`` (0..33), then ``d`` zigzag values in ``w`` bits.
+The encoder emits whichever payload is shorter (RAW directly when ``K > 4096``).
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import zlib
+
+import numpy as np
+
+from . import DecodeError
+from .bitio import BitReader, BitWriter, bit_length
+
+__all__ = [
+    "encode",
+    "decode",
+    "expected_bits",
+    "entropy_bits",
+    "message_info",
+    "golomb_parameter",
+    "DecodeError",
+    "MAGIC",
+    "VERSION",
+    "KIND_VSC",
+    "KIND_RAW",
+]
+
+MAGIC = b"GV"
+VERSION = 1
+KIND_VSC = 0
+KIND_RAW = 1
+KIND_NAMES = {KIND_VSC: "vsc", KIND_RAW: "raw"}
+
+#: Symbol values must lie in [-VALUE_LIMIT, VALUE_LIMIT].
+VALUE_LIMIT = 2**31
+#: zigzag(VALUE_LIMIT) == 2**32 is the largest zigzag value a message may carry.
+MAX_ZIGZAG = 2**32
+#: Above this many distinct symbols the encoder goes straight to RAW.
+MAX_VSC_SYMBOLS = 4096
+#: Golomb parameter cap.
+MAX_GOLOMB_M = 2**40
+#: Widest RAW field (zigzag of +-2**31 needs 33 bits).
+MAX_RAW_WIDTH = 33
+_MAX_VARINT_BYTES = 10
+_VARINT_LIMIT = 2**63
+_CRC_BYTES = 4
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _leb128(n: int) -> bytes:
+    if n < 0:
+        raise ValueError("LEB128 needs a non-negative integer")
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def _read_leb128(buf: bytes, pos: int, what: str) -> tuple[int, int]:
+    value = 0
+    for i in range(_MAX_VARINT_BYTES):
+        if pos + i >= len(buf):
+            raise DecodeError(f"message truncated inside the {what} varint")
+        b = buf[pos + i]
+        value |= (b & 0x7F) << (7 * i)
+        if not b & 0x80:
+            if i > 0 and b == 0:
+                raise DecodeError(f"{what} varint is not minimally encoded")
+            if value >= _VARINT_LIMIT:
+                raise DecodeError(f"{what} varint value {value} is not below 2**63")
+            return value, pos + i + 1
+    raise DecodeError(f"{what} varint is longer than {_MAX_VARINT_BYTES} bytes")
+
+
+def _zigzag(v: np.ndarray) -> np.ndarray:
+    v = v.astype(np.int64)
+    return ((v << 1) ^ (v >> 63)).astype(np.uint64)
+
+
+def _unzigzag(z: np.ndarray) -> np.ndarray:
+    z = z.astype(np.uint64)
+    return ((z >> np.uint64(1)).astype(np.int64)) ^ (-(z & np.uint64(1)).astype(np.int64))
+
+
+def golomb_parameter(n, L) -> np.ndarray:
+    """Golomb parameter for ``n`` occurrences among ``L`` free slots (vectorised).
+
+    ``M = max(1, ceil(log(2 - p) / -log1p(-p)))`` with ``p = n / L``, capped at 2**40.
+    Encoder and decoder both call this one function, so they agree bit for bit.
+    """
+    n = np.asarray(n, dtype=np.float64)
+    L = np.asarray(L, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        p = n / L
+        ratio = np.log(2.0 - p) / -np.log1p(-p)
+        ratio = np.where((p > 0) & (p < 1) & np.isfinite(ratio), ratio, 1.0)
+        M = np.ceil(np.minimum(ratio, float(MAX_GOLOMB_M)))
+    return np.maximum(M, 1.0).astype(np.int64)
+
+
+def _truncated_binary(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``b = ceil(log2 M)`` and ``c = 2**b - M`` for int64 ``M >= 1``."""
+    b = bit_length((M - 1).astype(np.uint64))
+    c = (np.int64(1) << b) - M
+    return b, c
+
+
+def _gamma_len(m) -> np.ndarray:
+    """Elias-gamma length ``2 floor(log2 m) + 1`` (vectorised, m >= 1)."""
+    return 2 * (bit_length(m) - 1) + 1
+
+
+def _as_symbols(symbols) -> np.ndarray:
+    """Flatten, check dtype and range, return int64."""
+    a = np.asarray(symbols)
+    if a.dtype == np.bool_:
+        a = a.astype(np.int64)
+    if not np.issubdtype(a.dtype, np.integer):
+        raise TypeError(f"VSC encodes integer arrays, got dtype {a.dtype}")
+    a = a.reshape(-1)
+    if a.size:
+        lo, hi = int(a.min()), int(a.max())
+        if lo < -VALUE_LIMIT or hi > VALUE_LIMIT:
+            bad = a[(a < -VALUE_LIMIT) | (a > VALUE_LIMIT)][0]
+            raise ValueError(
+                f"symbol value {int(bad)} is outside the encodable range "
+                f"[-2**31, 2**31]"
+            )
+    return a.astype(np.int64)
+
+
+def _histogram(v: np.ndarray):
+    """Distinct symbols sorted by (count desc, value asc), their counts, and a rank lookup.
+
+    Returns ``(sym, cnt, rank_of)`` where ``rank_of(values)`` maps values (all present in
+    ``v``) to their 0-based rank.
+    """
+    d = v.size
+    if d == 0:
+        e = np.zeros(0, np.int64)
+        return e, e, lambda x: np.zeros(0, np.int64)
+    vmin, vmax = int(v.min()), int(v.max())
+    span = vmax - vmin + 1
+    if span <= max(1 << 16, 2 * d):
+        counts = np.bincount(v - vmin, minlength=span)
+        vals = np.flatnonzero(counts)
+        cnts = counts[vals].astype(np.int64)
+        vals = vals.astype(np.int64) + vmin
+        order = np.lexsort((vals, -cnts))
+        lut = np.empty(span, dtype=np.int64)
+        lut[vals[order] - vmin] = np.arange(order.size)
+
+        def rank_of(x):
+            return lut[x - vmin]
+    else:
+        vals, cnts = np.unique(v, return_counts=True)
+        cnts = cnts.astype(np.int64)
+        order = np.lexsort((vals, -cnts))
+        rank_sorted = np.empty(order.size, dtype=np.int64)
+        rank_sorted[order] = np.arange(order.size)
+
+        def rank_of(x):
+            return rank_sorted[np.searchsorted(vals, x)]
+    return vals[order], cnts[order], rank_of
+
+
+def _free_slots(nk: np.ndarray, d: int) -> np.ndarray:
+    """``L_k = d - sum_{j>k} n_j`` for the coded symbols ``k = 2..K`` (``nk = n_2..n_K``)."""
+    suffix = np.cumsum(nk[::-1])[::-1]  # sum_{j>=k}
+    return d - (suffix - nk)
+
+
+def _n_levels(K: int) -> int:
+    return max(K - 2, 0).bit_length()
+
+
+# Both directions of the support transform use the same implicit binary tree over the
+# coded ranks j = k - 2 (0..K-2): at tree level l a node is j >> l; its left child holds the
+# more frequent ranks, its right child the rarer ones.  A node covering ranks lo..hi knows
+# the positions of its points inside S|{1..hi} (the vector restricted to symbols of rank
+# <= hi).  S|{1..hi} is S|{1..mid} with the right child's points inserted, so one
+# searchsorted per level moves every point of every node at once: O(G log G log K).
+
+
+def _positions_to_slots(pos: np.ndarray, j: np.ndarray, K: int, W: int) -> np.ndarray:
+    """Encoder: positions in the full vector -> slot index among the free slots of its rank."""
+    cur = pos.astype(np.int64).copy()
+    for lvl in range(_n_levels(K) - 1, -1, -1):
+        right = ((j >> lvl) & 1).astype(bool)
+        if not right.any():
+            continue
+        base = (j >> (lvl + 1)) * W
+        rk = np.sort(base[right] + cur[right])
+        left = ~right
+        bl = base[left]
+        cur[left] -= np.searchsorted(rk, bl + cur[left], "left") - np.searchsorted(rk, bl, "left")
+    return cur
+
+
+def _slots_to_positions(slots: np.ndarray, j: np.ndarray, K: int, W: int) -> np.ndarray:
+    """Decoder: inverse of :func:`_positions_to_slots`."""
+    cur = slots.astype(np.int64).copy()
+    for lvl in range(_n_levels(K)):
+        right = ((j >> lvl) & 1).astype(bool)
+        if not right.any():
+            continue
+        base = (j >> (lvl + 1)) * W
+        rk = np.sort(base[right] + cur[right])
+        block = (rk // W) * W
+        idx_in_block = np.arange(rk.size) - np.searchsorted(rk, block, "left")
+        adj = rk - idx_in_block  # base + (free slots before each inserted point)
+        left = ~right
+        bl = base[left]
+        cur[left] += np.searchsorted(adj, bl + cur[left], "right") - np.searchsorted(adj, bl, "left")
+    return cur
+
+
+# ---------------------------------------------------------------------------- payloads
+
+
+def _vsc_payload(v: np.ndarray, sym: np.ndarray, cnt: np.ndarray, rank_of) -> BitWriter:
+    d, K = v.size, sym.size
+    w = BitWriter()
+    w.write_elias_gamma(np.array([K + 1], dtype=np.uint64))
+    if K == 0:
+        return w
+    w.write_elias_gamma(_zigzag(sym) + np.uint64(1))
+    w.write_elias_gamma(cnt[1:])
+    if K == 1:
+        return w
+    pos = np.flatnonzero(v != sym[0])
+    j = rank_of(v[pos]) - 1  # coded rank 0..K-2 (symbol k = j + 2)
+    slots = _positions_to_slots(pos, j, K, d + 1)
+    # gap stream order: symbols K..2 (j descending), then by slot (== position order)
+    order = np.argsort(K - 2 - j, kind="stable")
+    js, ss = j[order], slots[order]
+    prev = np.empty_like(ss)
+    prev[0] = -1
+    prev[1:] = ss[:-1]
+    prev[np.flatnonzero(np.diff(js)) + 1] = -1
+    g = ss - prev - 1
+    nk = cnt[1:]
+    M = golomb_parameter(nk, _free_slots(nk, d))
+    b, c = _truncated_binary(M)
+    Mg, bg, cg = M[js], b[js], c[js]
+    q, r = g // Mg, g % Mg
+    has_last = (r >= cg) & (Mg > 1)
+    prefix = np.where(r < cg, r, (r + cg) >> 1)
+    w.write_unary(q)
+    w.write_fields(prefix.astype(np.uint64), np.maximum(bg - 1, 0))
+    w.write_bits(((r + cg) & 1)[has_last].astype(np.uint8))
+    return w
+
+
+def _raw_width(v: np.ndarray) -> int:
+    return int(_zigzag(v).max()).bit_length() if v.size else 0
+
+
+def _raw_payload(v: np.ndarray) -> BitWriter:
+    width = _raw_width(v)
+    w = BitWriter()
+    w.write_fields(np.array([width], dtype=np.uint64), 8)
+    w.write_fields(_zigzag(v), width)
+    return w
+
+
+def _seal(kind: int, d: int, payload_bits: int, payload: bytes) -> bytes:
+    head = MAGIC + bytes([VERSION, kind]) + _leb128(d) + _leb128(payload_bits)
+    crc = zlib.crc32(payload, zlib.crc32(head))
+    return head + struct.pack("<I", crc) + payload
+
+
+# ---------------------------------------------------------------------------- public API
+
+
+def encode(symbols: np.ndarray) -> bytes:
+    """Encode an integer array (any shape, flattened) with values in [-2**31, 2**31]."""
+    v = _as_symbols(symbols)
+    d = v.size
+    sym, cnt, rank_of = _histogram(v)
+    raw_bits = 8 + d * _raw_width(v)
+    if sym.size > MAX_VSC_SYMBOLS:
+        kind, w = KIND_RAW, _raw_payload(v)
+    else:
+        w = _vsc_payload(v, sym, cnt, rank_of)
+        kind = KIND_VSC
+        if raw_bits < w.nbits:
+            kind, w = KIND_RAW, _raw_payload(v)
+    return _seal(kind, d, w.nbits, w.to_bytes())
+
+
+def _to_buffer(data) -> bytes:
+    if isinstance(data, np.ndarray):
+        if data.dtype != np.uint8:
+            raise DecodeError(f"expected a uint8 array or bytes, got an array of {data.dtype}")
+        return data.tobytes()
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    raise DecodeError(f"expected bytes or a uint8 array, got {type(data).__name__}")
+
+
+def _parse_header(buf: bytes) -> tuple[int, int, int, int, int]:
+    """-> (version, kind, d, nbits, header length before the CRC)."""
+    if len(buf) < 2 or buf[:2] != MAGIC:
+        raise DecodeError(f"bad magic {bytes(buf[:2])!r}: not a VSC message (expected {MAGIC!r})")
+    if len(buf) < 4:
+        raise DecodeError(f"message truncated inside the header ({len(buf)} bytes)")
+    version, kind = buf[2], buf[3]
+    if version != VERSION:
+        raise DecodeError(f"unsupported VSC message version {version} (expected {VERSION})")
+    if kind not in KIND_NAMES:
+        raise DecodeError(f"unknown VSC message kind {kind}")
+    d, pos = _read_leb128(buf, 4, "size (d)")
+    nbits, pos = _read_leb128(buf, pos, "payload bit count")
+    return version, kind, d, nbits, pos
+
+
+def message_info(data) -> dict:
+    """Parse only the header: ``version, kind, kind_name, d, nbits, header_bytes,
+    total_bytes`` (the expected total length).  No checksum or payload check."""
+    buf = _to_buffer(data)
+    version, kind, d, nbits, hlen = _parse_header(buf)
+    return {
+        "version": version,
+        "kind": kind,
+        "kind_name": KIND_NAMES[kind],
+        "d": d,
+        "nbits": nbits,
+        "header_bytes": hlen + _CRC_BYTES,
+        "total_bytes": hlen + _CRC_BYTES + (nbits + 7) // 8,
+    }
+
+
+def _decode_vsc(r: BitReader, d: int) -> np.ndarray:
+    K = int(r.read_elias_gamma(1)[0]) - 1
+    if d == 0:
+        if K != 0:
+            raise DecodeError(f"empty vector declares {K} distinct symbols")
+        return np.zeros(0, dtype=np.int64)
+    if K < 1 or K > d:
+        raise DecodeError(f"{K} distinct symbols is impossible for {d} entries")
+    if K * (d + 1) >= 2**62:
+        raise DecodeError(f"{K} symbols x {d} entries exceeds this decoder's index range")
+    zz = r.read_elias_gamma(K) - np.uint64(1)
+    if int(zz.max()) > MAX_ZIGZAG:
+        raise DecodeError(f"symbol zigzag value {int(zz.max())} exceeds 2**32")
+    sym = _unzigzag(zz)
+    if np.unique(sym).size != K:
+        raise DecodeError("symbol table has duplicate symbols")
+    nk_u = r.read_elias_gamma(K - 1)
+    if nk_u.size and int(nk_u.max()) > d:
+        raise DecodeError(f"a symbol count {int(nk_u.max())} exceeds the size {d}")
+    nk = nk_u.astype(np.int64)
+    if float(nk.sum(dtype=np.float64)) > 2.0 * d + 1.0:  # before an exact int64 sum
+        raise DecodeError(f"symbol counts add up to more than the size {d}")
+    rest = int(nk.sum())
+    if rest > d - 1:
+        raise DecodeError(f"symbol counts add up to {rest}, leaving nothing of {d} for the first")
+    cnt = np.concatenate([[d - rest], nk])
+    dec = cnt[1:] - cnt[:-1]
+    if np.any(dec > 0):
+        raise DecodeError("symbol counts are not sorted in decreasing order")
+    if np.any((dec == 0) & (sym[1:] <= sym[:-1])):
+        raise DecodeError("symbols with equal counts are not sorted by value")
+    out_first = int(sym[0])
+    if K == 1:
+        if r.remaining:
+            raise DecodeError(f"{r.remaining} unexpected bits after the symbol table")
+        return np.full(d, out_first, dtype=np.int64)
+
+    # supports
+    L = _free_slots(nk, d)
+    M = golomb_parameter(nk, L)
+    b, c = _truncated_binary(M)
+    coded = np.arange(K - 2, -1, -1)  # coded ranks j in stream order (symbols K..2)
+    G = rest
+    q = r.read_unary(G)  # checks G against the remaining bits before anything is allocated
+    js = np.repeat(coded, nk[coded])
+    Mg, cg, Lg = M[js], c[js], L[js]
+    v = r.read_fields(np.maximum(b[js] - 1, 0)).astype(np.int64)
+    has_last = (v >= cg) & (Mg > 1)
+    last = r.read_bits(int(np.count_nonzero(has_last))).astype(np.int64)
+    rem = v.copy()
+    rem[has_last] = 2 * v[has_last] + last - cg[has_last]
+    if np.any(q > (Lg - 1) // Mg):
+        raise DecodeError("a support gap runs past the free slots of its symbol")
+    g = q * Mg + rem
+    if np.any(g >= Lg):
+        raise DecodeError("a support gap runs past the free slots of its symbol")
+    if float(g.sum(dtype=np.float64)) + G >= 2.0**62:
+        raise DecodeError("support gaps are too large")
+    csum = np.cumsum(g + 1)
+    seg_end = np.cumsum(nk[coded])
+    seg_start = seg_end - nk[coded]
+    before = np.concatenate([[0], csum])[seg_start]
+    slots = csum - np.repeat(before, nk[coded]) - 1
+    if np.any(slots >= Lg):
+        raise DecodeError("a symbol occurrence lies beyond its free slots")
+    if r.remaining:
+        raise DecodeError(f"{r.remaining} unexpected bits after the supports")
+    pos = _slots_to_positions(slots, js, K, d + 1)
+    if pos.size and (pos.min() < 0 or pos.max() >= d):  # cannot happen for valid slots
+        raise DecodeError("support positions out of range")
+    out = np.full(d, out_first, dtype=np.int64)
+    out[pos] = sym[js + 1]
+    return out
+
+
+def _decode_raw(r: BitReader, d: int) -> np.ndarray:
+    width = int(r.read_fields(np.array([8]))[0])
+    if width > MAX_RAW_WIDTH:
+        raise DecodeError(f"raw field width {width} exceeds {MAX_RAW_WIDTH}")
+    if d * width != r.remaining:
+        raise DecodeError(
+            f"raw payload needs {d * width} bits for {d} fields of {width} bits "
+            f"but {r.remaining} remain"
+        )
+    zz = r.read_fields(np.full(d, width, dtype=np.int64))
+    if zz.size and int(zz.max()) > MAX_ZIGZAG:
+        raise DecodeError(f"raw zigzag value {int(zz.max())} exceeds 2**32")
+    return _unzigzag(zz)
+
+
+def _decode_strict(data, expected_size: int | None, max_entries: int) -> np.ndarray:
+    buf = _to_buffer(data)
+    _, kind, d, nbits, hlen = _parse_header(buf)
+    if d > max_entries:
+        raise DecodeError(f"message declares {d} entries, more than max_entries={max_entries}")
+    if expected_size is not None and d != expected_size:
+        raise DecodeError(f"message declares {d} entries, expected {expected_size}")
+    nbytes = (nbits + 7) // 8
+    expected_len = hlen + _CRC_BYTES + nbytes
+    if len(buf) != expected_len:
+        how = "truncated" if len(buf) < expected_len else "trailing bytes"
+        raise DecodeError(
+            f"message length mismatch ({how}): expected {expected_len} bytes, got {len(buf)}"
+        )
+    (crc,) = struct.unpack_from("<I", buf, hlen)
+    payload = buf[hlen + _CRC_BYTES:]
+    if crc != zlib.crc32(payload, zlib.crc32(buf[:hlen])):
+        raise DecodeError("checksum mismatch: the message is corrupted")
+    if nbits % 8 and payload[-1] & ((1 << (8 - nbits % 8)) - 1):
+        raise DecodeError("nonzero padding bits after the payload")
+    r = BitReader(payload, nbits)
+    if kind == KIND_VSC:
+        out = _decode_vsc(r, d)
+    else:
+        out = _decode_raw(r, d)
+    if r.remaining:
+        raise DecodeError(f"{r.remaining} unexpected bits after the payload")
+    return out
+
+
+def decode(
+    data: bytes | np.ndarray,
+    *,
+    expected_size: int | None = None,
+    max_entries: int = 2**28,
+) -> np.ndarray:
+    """Decode a message from :func:`encode` into a 1-D int64 array.
+
+    Raises :class:`DecodeError` (only) for anything malformed.  The declared size ``d`` is
+    refused before any allocation if it exceeds ``max_entries`` or differs from
+    ``expected_size``; nothing larger than ``d`` entries is ever allocated.
+    """
+    try:
+        return _decode_strict(data, expected_size, max_entries)
+    except DecodeError:
+        raise
+    except (ValueError, IndexError, OverflowError, TypeError, ZeroDivisionError) as exc:
+        # Safety net only: the checks above are meant to make this unreachable (the
+        # tests fuzz _decode_strict directly to prove it).
+        raise DecodeError(f"malformed message ({type(exc).__name__}: {exc})") from exc
+
+
+def entropy_bits(symbols) -> float:
+    """``d * H`` of the empirical symbol histogram, in bits."""
+    v = _as_symbols(symbols)
+    if v.size == 0:
+        return 0.0
+    _, cnt, _ = _histogram(v)
+    p = cnt / v.size
+    return float(-(cnt * np.log2(p)).sum())
+
+
+def _golomb_expected_len(M: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Expected Golomb(M) codeword length for geometric gaps ``P(g) = p (1 - p)^g``.
+
+    ``l(M, theta) = 1/(1 - theta^M) + (b - 1) + (theta^c - theta^M)/(1 - theta^M)`` with
+    ``theta = 1 - p``, ``b = ceil(log2 M)``, ``c = 2^b - M``; ``1/p`` (unary) when M = 1.
+    """
+    b, c = _truncated_binary(M)
+    Mf, bf, cf = M.astype(np.float64), b.astype(np.float64), c.astype(np.float64)
+    log_theta = np.log1p(-p)
+    one_minus_tM = -np.expm1(Mf * log_theta)  # 1 - theta^M, accurate for small p
+    with np.errstate(divide="ignore", invalid="ignore"):
+        golomb = (1.0 + np.exp(cf * log_theta) - np.exp(Mf * log_theta)) / one_minus_tM + bf - 1.0
+        unary = 1.0 / p
+    return np.where(M > 1, golomb, unary)
+
+
+def expected_bits(symbols) -> float:
+    """Closed-form expected VSC message length (bits) under the geometric-gap model."""
+    v = _as_symbols(symbols)
+    d = v.size
+    sym, cnt, _ = _histogram(v)
+    K = sym.size
+    bits = float(_gamma_len(np.array([K + 1]))[0])
+    if K:
+        bits += float(_gamma_len(_zigzag(sym) + np.uint64(1)).sum())
+        nk = cnt[1:]
+        if nk.size:
+            bits += float(_gamma_len(nk).sum())
+            L = _free_slots(nk, d)
+            M = golomb_parameter(nk, L)
+            bits += float((nk * _golomb_expected_len(M, nk / L)).sum())
+    header = len(MAGIC) + 2 + len(_leb128(d)) + len(_leb128(math.ceil(bits))) + _CRC_BYTES
+    return 8.0 * header + bits
