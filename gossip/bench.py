@@ -43,7 +43,8 @@ def bench_default(ranks: int = 4, extra: list[str] | None = None) -> int:
         ("model entries d", f"{s['model_entries']:,}"),
         ("total payload bytes sent (all ranks)", f"{s['total_bytes_sent']:,}"),
         ("float32 D-PSGD bytes, same rounds", f"{s['dpsgd_float32_bytes_same_rounds']:,}"),
-        ("bytes / D-PSGD bytes", f"{s['bytes_vs_dpsgd']:.4f} (1/{1 / s['bytes_vs_dpsgd']:.1f})"),
+        ("bytes / D-PSGD bytes", f"{s['bytes_vs_dpsgd']:.4f} (1/{1 / s['bytes_vs_dpsgd']:.1f})"
+         if s["bytes_vs_dpsgd"] else "n/a (no neighbours)"),
         ("mean bits per entry per message", f"{s['mean_bits_per_entry']:.4f}"),
         ("size-announcement bytes (int64/neighbour/round)", f"{s['total_control_bytes_sent']:,}"),
         ("exact zeros in the final models", f"{1 - s['final_nonzero_fraction']:.2%}"),

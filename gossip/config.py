@@ -81,22 +81,22 @@ class ModelConfig:
 class AlgorithmConfig:
     name: str = opt("malcom", "training algorithm", flag="--algorithm", choices=("malcom",))
     lr: float = opt(0.1, "learning rate eta (constant)", flag="--lr", lo=0.0, lo_open=True)
-    gamma: float = opt(0.3, "consensus step gamma", flag="--gamma", lo=0.0, hi=1.0, lo_open=True)
-    l1: float = opt(1e-4, "l1 weight mu; the prox soft-thresholds at lr*l1 (0 disables)",
+    gamma: float = opt(0.05, "consensus step gamma (0.05-0.1 with the default l2+tau quantizer; measured: 0.2 degrades, 0.3 diverges at 4 levels; with --norm inf up to 0.6 converged)", flag="--gamma", lo=0.0, hi=1.0, lo_open=True)
+    l1: float = opt(1e-3, "l1 weight mu; the prox soft-thresholds at lr*l1 (0 disables)",
                     flag="--l1", lo=0.0)
     levels: int = opt(4, "quantizer levels s: symbols in {-s..s}", flag="--levels", lo=1, hi=2**30)
-    norm: str = opt("inf", "quantizer scale per tensor: inf = max |v|, l2 = ||v||_2",
+    norm: str = opt("l2", "quantizer scale per tensor: inf = max |v|, l2 = ||v||_2",
                     flag="--norm", choices=("inf", "l2"), assumption=True)
-    tau_scaling: bool = opt(False, "divide the decoded residual by tau = 1 + min(d/s^2, sqrt(d)/s) "
-                            "(CHOCO's biased QSGD; needed for convergence with --norm l2)",
+    tau_scaling: bool = opt(True, "divide the decoded residual by tau = 1 + min(d/s^2, sqrt(d)/s) "
+                            "(CHOCO's biased QSGD; --norm l2 diverges without it, ALGORITHMS.md §1.2)",
                             flag="--tau-scaling", assumption=True)
 
 
 @dataclass
 class TrainConfig:
-    rounds: int = opt(1500, "gossip rounds (each: one local step and one exchange)", flag="--rounds",
+    rounds: int = opt(1000, "gossip rounds (each: one local step and one exchange)", flag="--rounds",
                       lo=1)
-    eval_every: int = opt(100, "evaluate test accuracy and consensus distance every k rounds",
+    eval_every: int = opt(50, "evaluate test accuracy and consensus distance every k rounds",
                           flag="--eval-every", lo=1)
     seed: int = opt(0, "run seed: model init, data split, sampling and dither all derive from it",
                     flag="--seed", lo=0, hi=2**63 - 1)

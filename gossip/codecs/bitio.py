@@ -2,7 +2,8 @@
 
 Bits are handled as ``uint8`` arrays holding 0/1, one byte per bit, and packed MSB-first
 with :func:`numpy.packbits` at the end.  Every primitive works on a whole batch of values
-at once; there is no Python loop per value (only loops over bit positions, at most 64).
+at once; there is no Python loop per value (large field batches are converted
+in chunks of 65536 fields to bound temporary memory).
 
 Batch layouts (they are what make vectorised decoding possible):
 
@@ -52,24 +53,71 @@ def _container(width: int):
     raise ValueError(f"field width {width} exceeds 64")
 
 
+#: Field batches are converted this many fields at a time, which bounds the temporary
+#: memory to 64 bytes per field of one chunk.
+_FIELD_CHUNK = 1 << 16
+
+
+def _left_aligned_bits(values: np.ndarray, widths: np.ndarray) -> np.ndarray:
+    """Non-uniform widths: left-align each value in a word, unpack, keep each row's
+    first ``w`` bits (a boolean mask taken in row-major order is the concatenation)."""
+    maxw = int(widths.max())
+    if maxw == 0:
+        return np.zeros(0, dtype=np.uint8)
+    dt, cbits = _container(maxw)
+    shift = np.where(widths > 0, cbits - widths, 0).astype(np.uint64)
+    words = (values << shift).astype(dt)
+    bits = np.unpackbits(words.view(np.uint8).reshape(-1, cbits // 8), axis=1)
+    return bits[np.arange(cbits) < widths[:, None]]
+
+
+def _left_aligned_fields(bits: np.ndarray, widths: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`_left_aligned_bits`; ``bits`` holds exactly ``sum(widths)`` bits."""
+    maxw = int(widths.max())
+    if maxw == 0:
+        return np.zeros(widths.size, dtype=np.uint64)
+    dt, cbits = _container(maxw)
+    full = np.zeros((widths.size, cbits), dtype=np.uint8)
+    full[np.arange(cbits) < widths[:, None]] = bits
+    words = np.packbits(full, axis=1).view(dt).reshape(-1).astype(np.uint64)
+    shift = np.where(widths > 0, cbits - widths, 0).astype(np.uint64)
+    return words >> shift
+
+
+def _chunk_to_bits(values: np.ndarray, widths: np.ndarray) -> np.ndarray:
+    w0 = int(widths[0])
+    if not np.all(widths == w0):
+        return _left_aligned_bits(values, widths)
+    if w0 == 0:
+        return np.zeros(0, dtype=np.uint8)
+    dt, cbits = _container(w0)
+    packed = values.astype(dt).view(np.uint8).reshape(-1, cbits // 8)
+    return np.ascontiguousarray(np.unpackbits(packed, axis=1)[:, cbits - w0:]).reshape(-1)
+
+
+def _chunk_to_fields(bits: np.ndarray, widths: np.ndarray) -> np.ndarray:
+    w0 = int(widths[0])
+    if not np.all(widths == w0):
+        return _left_aligned_fields(bits, widths)
+    if w0 == 0:
+        return np.zeros(widths.size, dtype=np.uint64)
+    dt, cbits = _container(w0)
+    full = np.zeros((widths.size, cbits), dtype=np.uint8)
+    full[:, cbits - w0:] = bits.reshape(-1, w0)
+    return np.packbits(full, axis=1).view(dt).reshape(-1).astype(np.uint64)
+
+
 def _fields_to_bits(values: np.ndarray, widths: np.ndarray) -> np.ndarray:
     """MSB-first bits of every value in its width, concatenated (uint8 0/1 array)."""
     n = values.size
     if n == 0:
         return np.zeros(0, dtype=np.uint8)
-    w0 = int(widths[0])
-    if np.all(widths == w0):
-        if w0 == 0:
-            return np.zeros(0, dtype=np.uint8)
-        dt, cbits = _container(w0)
-        packed = values.astype(dt).view(np.uint8).reshape(n, cbits // 8)
-        bits = np.unpackbits(packed, axis=1)
-        return np.ascontiguousarray(bits[:, cbits - w0:]).reshape(-1)
-    total = int(widths.sum())
-    owner = np.repeat(np.arange(n), widths)
-    starts = np.cumsum(widths) - widths
-    shift = (widths[owner] - 1 - (np.arange(total) - starts[owner])).astype(np.uint64)
-    return ((values[owner] >> shift) & _ONE).astype(np.uint8)
+    if n <= _FIELD_CHUNK:
+        return _chunk_to_bits(values, widths)
+    return np.concatenate([
+        _chunk_to_bits(values[i:i + _FIELD_CHUNK], widths[i:i + _FIELD_CHUNK])
+        for i in range(0, n, _FIELD_CHUNK)
+    ])
 
 
 def _bits_to_fields(bits: np.ndarray, widths: np.ndarray) -> np.ndarray:
@@ -77,25 +125,15 @@ def _bits_to_fields(bits: np.ndarray, widths: np.ndarray) -> np.ndarray:
     n = widths.size
     if n == 0:
         return np.zeros(0, dtype=np.uint64)
-    w0 = int(widths[0])
-    if np.all(widths == w0):
-        if w0 == 0:
-            return np.zeros(n, dtype=np.uint64)
-        dt, cbits = _container(w0)
-        full = np.zeros((n, cbits), dtype=np.uint8)
-        full[:, cbits - w0:] = bits.reshape(n, w0)
-        return np.packbits(full, axis=1).view(dt).reshape(n).astype(np.uint64)
-    total = bits.size
-    owner = np.repeat(np.arange(n), widths)
-    ends = np.cumsum(widths)
-    starts = ends - widths
-    shift = (widths[owner] - 1 - (np.arange(total) - starts[owner])).astype(np.uint64)
-    contrib = bits.astype(np.uint64) << shift
-    # uint64 cumsum wraps modulo 2**64, but every field's own sum is < 2**64, so the
-    # wrapped difference of two prefix sums is exact.
-    csum = np.zeros(total + 1, dtype=np.uint64)
-    np.cumsum(contrib, out=csum[1:])
-    return csum[ends] - csum[starts]
+    if n <= _FIELD_CHUNK:
+        return _chunk_to_fields(bits, widths)
+    out = np.empty(n, dtype=np.uint64)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(widths, out=offsets[1:])
+    for i in range(0, n, _FIELD_CHUNK):
+        j = min(i + _FIELD_CHUNK, n)
+        out[i:j] = _chunk_to_fields(bits[offsets[i]:offsets[j]], widths[i:j])
+    return out
 
 
 class BitWriter:

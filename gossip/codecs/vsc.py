@@ -4,7 +4,7 @@ Meant for quantizer output: mostly one symbol (usually zero), a few small intege
 message carries the symbol *frequencies* (a table sorted by count) and the *supports*
 (where each symbol sits) as Golomb-coded run lengths; the most frequent symbol fills what
 is left at zero cost.  Encoding and decoding are numpy-vectorised: the only Python loops
-run over bit positions or tree levels (``log2 K``), never over entries.
+run over tree levels (``log2 K``) or 65536-field chunks, never over entries.
 
 Message (version 1)::
 
@@ -12,7 +12,11 @@ Message (version 1)::
     | d (LEB128) | nbits (LEB128) | CRC32 (4 bytes LE) | payload (ceil(nbits/8) bytes)
 
 The CRC (``zlib.crc32``) covers the header bytes before it plus the payload; padding bits
-after ``nbits`` must be zero.
+after ``nbits`` must be zero and the parser must consume exactly ``nbits`` bits.  Decoding
+checks, in order: magic, version, kind, varints (minimal, at most 10 bytes, < 2**63),
+``d`` against ``max_entries`` / ``expected_size`` (before any allocation), the exact total
+length, the CRC, the padding, then every structural rule of the payload.  Every failure is
+a :class:`~gossip.codecs.DecodeError` naming what is wrong.
 
 VSC payload (kind 0), all Elias-gamma codes in the batch layout of :mod:`.bitio`:
 
@@ -28,7 +32,8 @@ VSC payload (kind 0), all Elias-gamma codes in the batch layout of :mod:`.bitio`
 4. ``a_1`` fills the remaining positions.
 
 RAW payload (kind 1): a width byte ``w`` (0..33), then ``d`` zigzag values in ``w`` bits.
-The encoder emits whichever payload is shorter (RAW directly when ``K > 4096``).
+The encoder emits whichever payload is shorter; it skips building the VSC payload when
+the closed-form estimate is clearly longer than RAW (e.g. thousands of distinct symbols).
 """
 
 from __future__ import annotations
@@ -66,8 +71,11 @@ KIND_NAMES = {KIND_VSC: "vsc", KIND_RAW: "raw"}
 VALUE_LIMIT = 2**31
 #: zigzag(VALUE_LIMIT) == 2**32 is the largest zigzag value a message may carry.
 MAX_ZIGZAG = 2**32
-#: Above this many distinct symbols the encoder goes straight to RAW.
-MAX_VSC_SYMBOLS = 4096
+#: The encoder only builds the VSC payload when its closed-form estimate is at most this
+#: factor above the RAW size (then it emits the shorter of the two).  This replaces a
+#: fixed cap on K: a large symbol table makes the estimate exceed RAW by itself, while a
+#: sparse vector with many distinct outliers still gets VSC.
+VSC_BUILD_SLACK = 1.25
 #: Golomb parameter cap.
 MAX_GOLOMB_M = 2**40
 #: Widest RAW field (zigzag of +-2**31 needs 33 bits).
@@ -151,7 +159,7 @@ def _gamma_len(m) -> np.ndarray:
 def _as_symbols(symbols) -> np.ndarray:
     """Flatten, check dtype and range, return int64."""
     a = np.asarray(symbols)
-    if a.dtype == np.bool_:
+    if a.dtype == np.bool_ or a.size == 0:  # bools count as 0/1; [] is float64 in numpy
         a = a.astype(np.int64)
     if not np.issubdtype(a.dtype, np.integer):
         raise TypeError(f"VSC encodes integer arrays, got dtype {a.dtype}")
@@ -164,7 +172,7 @@ def _as_symbols(symbols) -> np.ndarray:
                 f"symbol value {int(bad)} is outside the encodable range "
                 f"[-2**31, 2**31]"
             )
-    return a.astype(np.int64)
+    return a.astype(np.int64, copy=False)
 
 
 def _histogram(v: np.ndarray):
@@ -212,45 +220,74 @@ def _n_levels(K: int) -> int:
     return max(K - 2, 0).bit_length()
 
 
-# Both directions of the support transform use the same implicit binary tree over the
-# coded ranks j = k - 2 (0..K-2): at tree level l a node is j >> l; its left child holds the
-# more frequent ranks, its right child the rarer ones.  A node covering ranks lo..hi knows
-# the positions of its points inside S|{1..hi} (the vector restricted to symbols of rank
-# <= hi).  S|{1..hi} is S|{1..mid} with the right child's points inserted, so one
-# searchsorted per level moves every point of every node at once: O(G log G log K).
+# Both directions of the support transform use an implicit binary tree over the coded
+# ranks j = k - 2 (0..K-2), like a wavelet tree: at tree level l a node is j >> l; its left
+# child holds the more frequent ranks, its right child the rarer ones.  A node covering
+# ranks lo..hi knows the positions of its points inside S|{1..hi} (the vector restricted to
+# the symbols of rank <= hi).  S|{1..hi} is S|{1..mid} with the right child's points
+# inserted, so each level moves every point of every node at once with a few cumsums, one
+# searchsorted (decoder only) and one scatter: O(G log K) work for G coded occurrences.
+# The points are kept sorted by (node, position) throughout.
 
 
-def _positions_to_slots(pos: np.ndarray, j: np.ndarray, K: int, W: int) -> np.ndarray:
-    """Encoder: positions in the full vector -> slot index among the free slots of its rank."""
-    cur = pos.astype(np.int64).copy()
+def _stable_partition_dest(left: np.ndarray, dest_left: np.ndarray) -> np.ndarray:
+    """Destination of every point: left points go to ``dest_left``, right points fill the
+    remaining slots in their current order."""
+    n = left.size
+    dest = np.empty(n, dtype=np.int64)
+    dest[left] = dest_left
+    free = np.ones(n, dtype=bool)
+    free[dest_left] = False
+    dest[~left] = np.flatnonzero(free)
+    return dest
+
+
+def _level_counts(jj: np.ndarray, lvl: int):
+    """Right-child flags, parent ids, right points in earlier parents, and the number of
+    right points before each point (globally)."""
+    right = ((jj >> lvl) & 1).astype(bool)
+    parent = jj >> (lvl + 1)
+    per_parent = np.bincount(parent[right], minlength=int(parent[-1]) + 1)
+    before_parent = (np.cumsum(per_parent) - per_parent)[parent]
+    right_before = np.cumsum(right) - right
+    return right, parent, before_parent, right_before
+
+
+def _positions_to_slots(pos: np.ndarray, j: np.ndarray, K: int):
+    """Encoder: ``pos`` (ascending) with coded ranks ``j`` -> ``(j, slots)`` sorted by
+    (rank, slot), the slot being the index among the free slots of that rank."""
+    cur, jj = pos.astype(np.int64), j.astype(np.int64)
+    g = np.arange(cur.size)
     for lvl in range(_n_levels(K) - 1, -1, -1):
-        right = ((j >> lvl) & 1).astype(bool)
+        right, parent, before_parent, right_before = _level_counts(jj, lvl)
         if not right.any():
             continue
-        base = (j >> (lvl + 1)) * W
-        rk = np.sort(base[right] + cur[right])
         left = ~right
-        bl = base[left]
-        cur[left] -= np.searchsorted(rk, bl + cur[left], "left") - np.searchsorted(rk, bl, "left")
-    return cur
+        rb = (right_before - before_parent)[left]  # rarer points before, same parent
+        cur[left] -= rb
+        dest = _stable_partition_dest(left, g[left] - rb)
+        cur[dest], jj[dest] = cur.copy(), jj.copy()
+    return jj, cur
 
 
-def _slots_to_positions(slots: np.ndarray, j: np.ndarray, K: int, W: int) -> np.ndarray:
-    """Decoder: inverse of :func:`_positions_to_slots`."""
-    cur = slots.astype(np.int64).copy()
+def _slots_to_positions(slots: np.ndarray, j: np.ndarray, K: int, W: int) -> tuple:
+    """Decoder: inverse of :func:`_positions_to_slots`; inputs sorted by (rank, slot).
+    ``W > max position`` separates the nodes in the composite search keys."""
+    cur, jj = slots.astype(np.int64), j.astype(np.int64)
+    g = np.arange(cur.size)
     for lvl in range(_n_levels(K)):
-        right = ((j >> lvl) & 1).astype(bool)
+        right, parent, before_parent, right_before = _level_counts(jj, lvl)
         if not right.any():
             continue
-        base = (j >> (lvl + 1)) * W
-        rk = np.sort(base[right] + cur[right])
-        block = (rk // W) * W
-        idx_in_block = np.arange(rk.size) - np.searchsorted(rk, block, "left")
-        adj = rk - idx_in_block  # base + (free slots before each inserted point)
         left = ~right
-        bl = base[left]
-        cur[left] += np.searchsorted(adj, bl + cur[left], "right") - np.searchsorted(adj, bl, "left")
-    return cur
+        base = parent * W
+        # for each inserted point: base + number of free slots before it (non-decreasing)
+        rkeys = (base + cur - (right_before - before_parent))[right]
+        cnt = np.searchsorted(rkeys, (base + cur)[left], "right") - before_parent[left]
+        cur[left] += cnt
+        dest = _stable_partition_dest(left, g[left] + cnt)
+        cur[dest], jj[dest] = cur.copy(), jj.copy()
+    return jj, cur
 
 
 # ---------------------------------------------------------------------------- payloads
@@ -268,8 +305,8 @@ def _vsc_payload(v: np.ndarray, sym: np.ndarray, cnt: np.ndarray, rank_of) -> Bi
         return w
     pos = np.flatnonzero(v != sym[0])
     j = rank_of(v[pos]) - 1  # coded rank 0..K-2 (symbol k = j + 2)
-    slots = _positions_to_slots(pos, j, K, d + 1)
-    # gap stream order: symbols K..2 (j descending), then by slot (== position order)
+    j, slots = _positions_to_slots(pos, j, K)
+    # gap stream order: symbols K..2 (j descending), each by slot
     order = np.argsort(K - 2 - j, kind="stable")
     js, ss = j[order], slots[order]
     prev = np.empty_like(ss)
@@ -291,7 +328,11 @@ def _vsc_payload(v: np.ndarray, sym: np.ndarray, cnt: np.ndarray, rank_of) -> Bi
 
 
 def _raw_width(v: np.ndarray) -> int:
-    return int(_zigzag(v).max()).bit_length() if v.size else 0
+    if v.size == 0:
+        return 0
+    # zigzag grows with |v|, so the extremes decide the width
+    lo, hi = int(v.min()), int(v.max())
+    return max(2 * hi if hi >= 0 else -2 * hi - 1, 2 * lo if lo >= 0 else -2 * lo - 1).bit_length()
 
 
 def _raw_payload(v: np.ndarray) -> BitWriter:
@@ -317,14 +358,12 @@ def encode(symbols: np.ndarray) -> bytes:
     d = v.size
     sym, cnt, rank_of = _histogram(v)
     raw_bits = 8 + d * _raw_width(v)
-    if sym.size > MAX_VSC_SYMBOLS:
-        kind, w = KIND_RAW, _raw_payload(v)
-    else:
+    if _expected_payload_bits(d, sym, cnt) <= VSC_BUILD_SLACK * raw_bits:
         w = _vsc_payload(v, sym, cnt, rank_of)
-        kind = KIND_VSC
-        if raw_bits < w.nbits:
-            kind, w = KIND_RAW, _raw_payload(v)
-    return _seal(kind, d, w.nbits, w.to_bytes())
+        if w.nbits <= raw_bits:
+            return _seal(KIND_VSC, d, w.nbits, w.to_bytes())
+    w = _raw_payload(v)
+    return _seal(KIND_RAW, d, w.nbits, w.to_bytes())
 
 
 def _to_buffer(data) -> bytes:
@@ -436,11 +475,12 @@ def _decode_vsc(r: BitReader, d: int) -> np.ndarray:
         raise DecodeError("a symbol occurrence lies beyond its free slots")
     if r.remaining:
         raise DecodeError(f"{r.remaining} unexpected bits after the supports")
-    pos = _slots_to_positions(slots, js, K, d + 1)
+    order = np.argsort(js, kind="stable")  # by (rank, slot)
+    jj, pos = _slots_to_positions(slots[order], js[order], K, d + 1)
     if pos.size and (pos.min() < 0 or pos.max() >= d):  # cannot happen for valid slots
         raise DecodeError("support positions out of range")
     out = np.full(d, out_first, dtype=np.int64)
-    out[pos] = sym[js + 1]
+    out[pos] = sym[jj + 1]
     return out
 
 
@@ -537,11 +577,7 @@ def _golomb_expected_len(M: np.ndarray, p: np.ndarray) -> np.ndarray:
     return np.where(M > 1, golomb, unary)
 
 
-def expected_bits(symbols) -> float:
-    """Closed-form expected VSC message length (bits) under the geometric-gap model."""
-    v = _as_symbols(symbols)
-    d = v.size
-    sym, cnt, _ = _histogram(v)
+def _expected_payload_bits(d: int, sym: np.ndarray, cnt: np.ndarray) -> float:
     K = sym.size
     bits = float(_gamma_len(np.array([K + 1]))[0])
     if K:
@@ -552,5 +588,15 @@ def expected_bits(symbols) -> float:
             L = _free_slots(nk, d)
             M = golomb_parameter(nk, L)
             bits += float((nk * _golomb_expected_len(M, nk / L)).sum())
-    header = len(MAGIC) + 2 + len(_leb128(d)) + len(_leb128(math.ceil(bits))) + _CRC_BYTES
+    return bits
+
+
+def expected_bits(symbols) -> float:
+    """Closed-form expected VSC message length in bits (header included, padding not)
+    under the geometric-gap model: every symbol's occurrences among its free slots are
+    treated as i.i.d. with probability ``p_k = n_k / L_k``."""
+    v = _as_symbols(symbols)
+    sym, cnt, _ = _histogram(v)
+    bits = _expected_payload_bits(v.size, sym, cnt)
+    header = len(MAGIC) + 2 + len(_leb128(v.size)) + len(_leb128(math.ceil(bits))) + _CRC_BYTES
     return 8.0 * header + bits
