@@ -681,20 +681,13 @@ def test_structural_forgeries_are_named():
         vsc.decode(seal(kind, d, nbits, bytes(padded)))
 
 
-# ----------------------------------------------------------------------------- performance
+# ----------------------------------------------------------------------------- large input
 
 
-def test_megavector_speed():
-    import time
-
+def test_megavector_round_trip():
+    # Speed is measured by the benchmark, never asserted here (shared, noisy machines).
     rng = np.random.default_rng(5)
     z = iid(1_000_000, 0.01, rng)
-    vsc.decode(vsc.encode(z[:1000]))  # warm up
-    t0 = time.perf_counter()
     msg = vsc.encode(z)
-    t1 = time.perf_counter()
-    out = vsc.decode(msg)
-    t2 = time.perf_counter()
-    np.testing.assert_array_equal(out, z)
-    # generous bounds (shared CI machines); typical is ~20 ms / ~5 ms
-    assert t1 - t0 < 1.0 and t2 - t1 < 1.0, (t1 - t0, t2 - t1)
+    np.testing.assert_array_equal(vsc.decode(msg), z)
+    assert len(msg) * 8 < 1.05 * vsc.entropy_bits(z) + 512
