@@ -90,6 +90,10 @@ class AlgorithmConfig:
     tau_scaling: bool = opt(True, "divide the decoded residual by tau = 1 + min(d/s^2, sqrt(d)/s) "
                             "(CHOCO's biased QSGD; --norm l2 diverges without it, ALGORITHMS.md §1.2)",
                             flag="--tau-scaling", assumption=True)
+    subtractive_dither: bool = opt(False, "EXTENSION beyond the paper: receivers regenerate the "
+                                   "sender's dither from (seed, sender, round) and subtract it; "
+                                   "no extra bits, error uniform and signal-independent",
+                                   flag="--subtractive-dither")
 
 
 @dataclass

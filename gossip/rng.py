@@ -16,10 +16,11 @@ def _purpose_id(purpose: str) -> int:
     return zlib.crc32(purpose.encode())
 
 
-def numpy_rng(seed: int, rank: int, purpose: str) -> np.random.Generator:
-    """A numpy Generator for one (seed, rank, purpose); rank -1 means shared by all ranks."""
+def numpy_rng(seed: int, rank: int, purpose: str, *extra: int) -> np.random.Generator:
+    """A numpy Generator for one (seed, rank, purpose[, extra keys such as the round]);
+    rank -1 means shared by all ranks."""
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(
-        [int(seed), int(rank) + 1, _purpose_id(purpose)])))
+        [int(seed), int(rank) + 1, _purpose_id(purpose), *map(int, extra)])))
 
 
 def torch_generator(seed: int, rank: int, purpose: str) -> torch.Generator:

@@ -92,7 +92,7 @@ def build_algorithm(cfg: Config, topo: topologies.TopologyInfo, block_sizes: lis
     if a.name == "malcom":
         return MalcomPSGD(weights=weights, block_sizes=block_sizes, lr=a.lr, gamma=a.gamma,
                           l1=a.l1, levels=a.levels, norm=a.norm, tau_scaling=a.tau_scaling,
-                          seed=cfg.train.seed)
+                          subtractive_dither=a.subtractive_dither, seed=cfg.train.seed)
     raise RunError(f"algorithm {a.name!r} is not available")
 
 

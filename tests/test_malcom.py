@@ -34,9 +34,11 @@ def make_run(tmp_path, ranks=4, comm_cls=InProcessCommunicator, **sections):
     return Run(cfg, comm, topo, tmp_path), topo, comm
 
 
-def test_public_copies_identical_at_every_holder(tmp_path):
+@pytest.mark.parametrize("subtractive", [False, True])
+def test_public_copies_identical_at_every_holder(tmp_path, subtractive):
     run, topo, comm = make_run(tmp_path, ranks=5, comm_cls=SpyCommunicator,
-                               topology={"name": "complete"})
+                               topology={"name": "complete"},
+                               algorithm={"subtractive_dither": subtractive})
     q = run.algorithm.quantizer
     # Every holder's copy of x̂_j, rebuilt from the bytes that crossed the wire.
     held = {(i, j): run.workers[j].state.x_hat.copy() for i in range(5) for j in topo.neighbours[i]}
@@ -44,7 +46,8 @@ def test_public_copies_identical_at_every_holder(tmp_path):
         run.round(t)
         for (i, j) in held:
             z = qframe.decode(comm.log[-1][j], levels=q.levels, block_sizes=q.block_sizes)
-            held[(i, j)] += q.dequantize(z)
+            u = run.algorithm.dither(j, t) if subtractive else None
+            held[(i, j)] += q.dequantize(z, u)
     for (i, j), copy in held.items():
         assert np.array_equal(copy, run.workers[j].state.x_hat), (i, j)  # bit-identical
     for i, w in enumerate(run.workers):  # s_i tracks Σ_j w_ij x̂_j (up to float32 summation order)
@@ -81,8 +84,8 @@ def test_corrupt_neighbour_message_names_neighbour_and_round(tmp_path):
     bad = bytearray(msg)
     bad[-1] ^= 0x40
     inbox = {j: bytes(bad) for j in topo.neighbours[0]}
-    with pytest.raises(NeighbourDecodeError, match=r"neighbour 1 in round 7"):
-        run.algorithm.absorb(w.state, w.model.x, inbox, 7)
+    with pytest.raises(NeighbourDecodeError, match=r"neighbour 1 in round 1"):
+        run.algorithm.absorb(w.state, w.model.x, inbox, 1)
 
 
 def test_training_learns_and_logs(tmp_path):

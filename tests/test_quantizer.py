@@ -70,3 +70,25 @@ def test_bad_arguments():
         DitheredQuantizer([3], levels=2, norm="l1")
     with pytest.raises(ValueError, match="entries"):
         DitheredQuantizer([3], levels=2).quantize(np.zeros(4, np.float32), numpy_rng(0, 0, "d"))
+
+
+def test_subtractive_dither_error_is_bounded_uniform_and_unbiased():
+    rng = np.random.default_rng(4)
+    v = rng.standard_normal(2000).astype(np.float32)
+    q = DitheredQuantizer([2000], levels=4, subtractive=True)
+    g = numpy_rng(0, 0, "dither")
+    errs = []
+    for _ in range(200):
+        u = q.dither(g)
+        out = q.quantize(v, u)
+        assert np.abs(out.symbols).max() <= 4
+        errs.append(q.dequantize(out, u) - v)
+        with pytest.raises(ValueError, match="needs the sender's dither"):
+            q.dequantize(out)
+    errs = np.array(errs)
+    step = np.abs(v).max() / 4
+    assert np.abs(errs).max() <= step / 2 * (1 + 1e-5)  # |error| ≤ half a step, always
+    assert abs(errs.mean()) < 0.01 * step  # unbiased
+    assert abs(errs.var() - step**2 / 12) < 0.02 * step**2  # uniform: variance step²/12
+    # independent of the signal: the error does not correlate with v
+    assert abs(np.corrcoef(np.tile(v, 200), errs.ravel())[0, 1]) < 0.02

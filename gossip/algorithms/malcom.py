@@ -41,8 +41,9 @@ class MalcomState:
     rank: int
     x_hat: np.ndarray  # own public copy (float32), identical at every neighbour
     s: np.ndarray  # Σ_j w_ij x̂_j over N_i ∪ {i} (float32)
-    dither: np.random.Generator
+    round: int = 0  # rounds composed so far; the dither of round t derives from (seed, rank, t)
     pending: Quantized | None = None
+    pending_u: np.ndarray | None = None
 
 
 def soft_threshold(y: np.ndarray, tau: float, out: np.ndarray) -> np.ndarray:
@@ -61,11 +62,12 @@ class MalcomPSGD(Algorithm):
 
     def __init__(self, *, weights: dict[int, dict[int, float]], block_sizes: list[int], lr: float,
                  gamma: float, l1: float, levels: int, norm: str = "inf",
-                 tau_scaling: bool = False, seed: int = 0):
+                 tau_scaling: bool = False, subtractive_dither: bool = False, seed: int = 0):
         """``weights[i][j]`` = w_ij for j ∈ N_i ∪ {i} (rows of W for the local ranks)."""
         self.weights = {i: {j: np.float32(w) for j, w in sorted(row.items())}
                         for i, row in weights.items()}
-        self.quantizer = DitheredQuantizer(block_sizes, levels, norm=norm, tau_scaling=tau_scaling)
+        self.quantizer = DitheredQuantizer(block_sizes, levels, norm=norm, tau_scaling=tau_scaling,
+                                           subtractive=subtractive_dither)
         self.lr, self.gamma, self.l1 = float(lr), float(gamma), float(l1)
         self.seed = seed
 
@@ -73,13 +75,18 @@ class MalcomPSGD(Algorithm):
         # Every holder starts its copy of x̂_j at the shared x⁰, so nothing is sent at t = 0;
         # rows of W sum to 1, so s_i = Σ_j w_ij x̂_j = x⁰ as well.
         x0 = np.asarray(x0, dtype=np.float32)
-        return MalcomState(rank=rank, x_hat=x0.copy(), s=x0.copy(),
-                           dither=numpy_rng(self.seed, rank, "dither"))
+        return MalcomState(rank=rank, x_hat=x0.copy(), s=x0.copy())
+
+    def dither(self, sender: int, round_: int) -> np.ndarray:
+        """Sender's dither for a round: any receiver can regenerate it (subtractive mode)."""
+        return self.quantizer.dither(numpy_rng(self.seed, sender, "dither", round_))
 
     def compose(self, state: MalcomState, x: np.ndarray, grad: np.ndarray) -> tuple[bytes, RoundInfo]:
         x -= np.float32(self.lr) * grad  # x_half, in place
-        q = self.quantizer.quantize(x - state.x_hat, state.dither)
-        state.pending = q
+        state.round += 1
+        u = self.dither(state.rank, state.round)
+        q = self.quantizer.quantize(x - state.x_hat, u)
+        state.pending, state.pending_u = q, u
         msg = qframe.encode(q)
         info = RoundInfo(message_bytes=len(msg),
                          symbol_entropy_bits=vsc.entropy_bits(q.symbols) / max(1, q.symbols.size))
@@ -91,7 +98,10 @@ class MalcomPSGD(Algorithm):
         if set(inbox) != set(row) - {i}:
             raise RuntimeError(f"rank {i}: messages from {sorted(inbox)} but neighbours are "
                                f"{sorted(set(row) - {i})}")
-        own = self.quantizer.dequantize(state.pending)
+        if round_ != state.round:
+            raise RuntimeError(f"rank {i}: absorbing round {round_} after composing {state.round}")
+        own = self.quantizer.dequantize(state.pending, state.pending_u)
+        sub = self.quantizer.subtractive
         state.x_hat += own
         for j, w in row.items():  # ascending j, self included: one fixed order everywhere
             if j == i:
@@ -105,8 +115,8 @@ class MalcomPSGD(Algorithm):
                     raise NeighbourDecodeError(
                         f"rank {i}: message from neighbour {j} in round {round_} "
                         f"failed to decode: {e}") from e
-                dq = self.quantizer.dequantize(qj)
+                dq = self.quantizer.dequantize(qj, self.dither(j, round_) if sub else None)
             state.s += w * dq
-        state.pending = None
+        state.pending = state.pending_u = None
         y = x + np.float32(self.gamma) * (state.s - state.x_hat)
         soft_threshold(y, self.lr * self.l1, out=x)
