@@ -117,9 +117,12 @@ class Run:
                  out: Path, log=print):
         self.cfg, self.comm, self.topo, self.out, self.log = cfg, comm, topo, out, log
         torch.set_num_threads(1)
-        data: Dataset = load_dataset(cfg.data.dataset, cfg.data.test_fraction, cfg.train.seed)
-        shards = partition(data.y_train, comm.size, cfg.data.partition, cfg.train.seed,
-                           alpha=cfg.data.alpha)
+        try:
+            data: Dataset = load_dataset(cfg.data.dataset, cfg.data.test_fraction, cfg.train.seed)
+            shards = partition(data.y_train, comm.size, cfg.data.partition, cfg.train.seed,
+                               alpha=cfg.data.alpha)
+        except ValueError as e:  # same inputs on every rank: every rank stops with this message
+            raise RunError(f"data: {e}") from None
         self.data = data
         self.x_test = torch.from_numpy(data.x_test)
         self.y_test = torch.from_numpy(data.y_test)
