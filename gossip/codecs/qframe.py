@@ -15,34 +15,11 @@ import numpy as np
 
 from ..compressors.dithered import Quantized
 from . import DecodeError, vsc
+from .vsc import _leb128 as _varint  # one varint implementation for every frame
+from .vsc import _read_leb128 as _read_varint
 
 MAGIC = b"GQ"
 VERSION = 1
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def _read_varint(data: bytes, pos: int, what: str) -> tuple[int, int]:
-    value = shift = 0
-    for i in range(10):
-        if pos + i >= len(data):
-            raise DecodeError(f"quantized frame truncated inside {what}")
-        b = data[pos + i]
-        value |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            return value, pos + i + 1
-    raise DecodeError(f"quantized frame: {what} varint longer than 10 bytes")
 
 
 def encode(q: Quantized) -> bytes:
