@@ -27,8 +27,11 @@ def _help_for(section: str, f: dataclasses.Field) -> str:
     if m.get("assumption"):
         text += " [A: our choice, the paper does not fix it]"
     default = f.default
-    text += f"; default {default!r}" if default is not None else ""
-    return text + f"; TOML [{section}] {f.name}"
+    if default is not None:
+        text += f"; default {default!r}"
+    elif section == "algorithm":
+        text += "; default: per algorithm"
+    return (text + f"; TOML [{section}] {f.name}").replace("%", "%%")
 
 
 def add_config_flags(p: argparse.ArgumentParser) -> None:

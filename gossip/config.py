@@ -77,23 +77,89 @@ class ModelConfig:
     hidden: int = opt(64, "hidden width of the mlp", flag="--hidden", lo=1)
 
 
+PER_ALGORITHM = "default per algorithm, see ALGORITHM_DEFAULTS"
+
+# Settings that depend on the algorithm: a None in AlgorithmConfig resolves to these.
+ALGORITHM_DEFAULTS: dict[str, dict[str, Any]] = {
+    # Measured on digits (README): l2 + 1/tau, 4 levels, small gamma; 0.46 bits per entry.
+    "malcom": dict(compressor="dithered", codec="vsc", levels=4, norm="l2", tau_scaling=True,
+                   gamma=0.05, l1=1e-3),
+    # CHOCO-SGD's convex-code setting: QSGD with 16 levels (biased, 1/tau), gamma = 0.34, and
+    # fixed-width symbols as its authors count them.
+    "choco": dict(compressor="qsgd", codec="packed", levels=16, norm="l2", tau_scaling=True,
+                  gamma=0.34, l1=0.0),
+    "dpsgd": dict(compressor="identity", codec="raw", levels=1, norm="l2", tau_scaling=False,
+                  gamma=1.0, l1=0.0),
+    "adaptive-topk": dict(compressor="topk", codec="sparse", levels=1, norm="l2",
+                          tau_scaling=False, gamma=1.0, l1=0.0),
+    "gdsec": dict(compressor="topk", codec="sparse", levels=1, norm="l2", tau_scaling=False,
+                  gamma=1.0, l1=0.0),
+    "sasg": dict(compressor="topk", codec="sparse", levels=1, norm="l2", tau_scaling=False,
+                 gamma=1.0, l1=0.0),
+}
+GRAPH_ALGORITHMS = ("malcom", "choco", "dpsgd")
+
+
 @dataclass
 class AlgorithmConfig:
-    name: str = opt("malcom", "training algorithm", flag="--algorithm", choices=("malcom",))
-    lr: float = opt(0.1, "learning rate eta (constant)", flag="--lr", lo=0.0, lo_open=True)
-    gamma: float = opt(0.05, "consensus step gamma (0.05-0.1 with the default l2+tau quantizer; measured: 0.2 degrades, 0.3 diverges at 4 levels; with --norm inf up to 0.6 converged)", flag="--gamma", lo=0.0, hi=1.0, lo_open=True)
-    l1: float = opt(1e-3, "l1 weight mu; the prox soft-thresholds at lr*l1 (0 disables)",
-                    flag="--l1", lo=0.0)
-    levels: int = opt(4, "quantizer levels s: symbols in {-s..s}", flag="--levels", lo=1, hi=2**30)
-    norm: str = opt("l2", "quantizer scale per tensor: inf = max |v|, l2 = ||v||_2",
-                    flag="--norm", choices=("inf", "l2"), assumption=True)
-    tau_scaling: bool = opt(True, "divide the decoded residual by tau = 1 + min(d/s^2, sqrt(d)/s) "
-                            "(CHOCO's biased QSGD; --norm l2 diverges without it, ALGORITHMS.md §1.2)",
-                            flag="--tau-scaling", assumption=True)
+    name: str = opt("malcom", "training algorithm: malcom (Malcom-PSGD), choco (CHOCO-SGD), dpsgd "
+                    "(uncompressed D-PSGD), and over an allgather of every rank (serverless "
+                    "versions of server methods): adaptive-topk, gdsec (full local gradients), "
+                    "sasg", flag="--algorithm", choices=tuple(ALGORITHM_DEFAULTS))
+    lr: float = opt(0.1, "learning rate eta (constant); allgather methods average the ranks' "
+                    "messages, so a paper that sums over M workers with rate a is --lr M*a",
+                    flag="--lr", lo=0.0, lo_open=True)
+    gamma: float | None = opt(None, "consensus step gamma of malcom/choco (malcom 0.05: with the "
+                              "l2+tau quantizer 0.1 converged, 0.2 degraded, 0.3 diverged; "
+                              "choco 0.34 for QSGD-16, 0.04 for top-1 percent)", flag="--gamma",
+                              lo=0.0, hi=1.0, lo_open=True, nullable=True)
+    l1: float | None = opt(None, "l1 weight mu; the prox soft-thresholds at lr*l1 (malcom 1e-3; "
+                           "0 elsewhere; only malcom/choco apply it)", flag="--l1", lo=0.0,
+                           nullable=True)
+    compressor: str | None = opt(None, "compressor of malcom/choco: dithered (malcom), qsgd "
+                                 "(choco), topk, randk, sign, identity", flag="--compressor",
+                                 choices=("dithered", "qsgd", "topk", "randk", "sign", "identity"),
+                                 nullable=True)
+    codec: str | None = opt(None, "codec: vsc (vector source coding), packed (fixed-width "
+                            "symbols), sparse (indices + float32), raw (float32); must fit the "
+                            "compressor", flag="--codec", choices=("vsc", "packed", "sparse", "raw"),
+                            nullable=True)
+    levels: int | None = opt(None, "quantizer levels s: symbols in {-s..s} (malcom 4, choco 16)",
+                             flag="--levels", lo=1, hi=2**30, nullable=True)
+    norm: str | None = opt(None, "quantizer scale per tensor: inf = max |v|, l2 = ||v||_2 "
+                           "(malcom default l2)", flag="--norm", choices=("inf", "l2"),
+                           nullable=True, assumption=True)
+    tau_scaling: bool | None = opt(None, "divide the decoded residual by tau = 1 + min(d/s^2, "
+                                   "sqrt(d)/s) (CHOCO's biased QSGD; --norm l2 diverges without "
+                                   "it, ALGORITHMS.md 1.2; malcom default on)",
+                                   flag="--tau-scaling", nullable=True, assumption=True)
     subtractive_dither: bool = opt(False, "EXTENSION beyond the paper: receivers regenerate the "
                                    "sender's dither from (seed, sender, round) and subtract it; "
                                    "no extra bits, error uniform and signal-independent",
                                    flag="--subtractive-dither")
+    ratio: float = opt(0.01, "fraction of each tensor kept by topk/randk and by SASG",
+                       flag="--ratio", lo=0.0, hi=1.0, lo_open=True)
+    unbiased: bool = opt(False, "randk: scale kept entries by numel/k", flag="--unbiased")
+    error_feedback: bool = opt(True, "adaptive-topk: error compensation (memory e)",
+                               flag="--error-feedback")
+    budget_ratio: float = opt(0.01, "adaptive-topk: average fraction of d sent per step (the bit "
+                              "budget, 32+ceil(log2 d) bits per entry)", flag="--budget-ratio",
+                              lo=0.0, hi=1.0, lo_open=True, assumption=True)
+    rho: float = opt(1.0, "adaptive-topk: time weighting rho of the budget (1 = off)",
+                     flag="--rho", lo=0.0, hi=1.0, lo_open=True, assumption=True)
+    norm_window: int = opt(50, "adaptive-topk: gradient norms averaged for K_t", flag="--norm-window",
+                           lo=1)
+    beta: float = opt(1.0, "gdsec: weight beta of the previously transmitted gradient",
+                      flag="--beta", lo=0.0, hi=1.0, assumption=True)
+    xi: float = opt(0.2, "gdsec: threshold factor xi (tau_i = xi/(alpha M)|dtheta_i|); sasg: "
+                    "xi of the paper-form skip rule", flag="--xi", lo=0.0, assumption=True)
+    gdsec_variant: str = opt("difference", "gdsec: difference (g_hat <- beta g_hat + sum) or shift "
+                             "(DIANA-like)", flag="--gdsec-variant", choices=("difference", "shift"),
+                             assumption=True)
+    sasg_window: int = opt(10, "sasg: window D (and maximum staleness)", flag="--sasg-window", lo=1)
+    sasg_rule: str = opt("paper", "sasg: skip threshold, paper (xi_d = xi/D) or code_compat (the "
+                         "MNIST notebook's 1/(2 alpha M^2))", flag="--sasg-rule",
+                         choices=("paper", "code_compat"), assumption=True)
 
 
 @dataclass
@@ -233,8 +299,33 @@ def load(path: str | None = None, overrides: dict[str, dict[str, Any]] | None = 
     return cfg
 
 
+def resolve(cfg: Config) -> None:
+    """Fill the algorithm-dependent settings left unset (None) from ALGORITHM_DEFAULTS."""
+    a = cfg.algorithm
+    for key, value in ALGORITHM_DEFAULTS[a.name].items():
+        if getattr(a, key) is None:
+            setattr(a, key, value)
+
+
 def check(cfg: Config) -> None:
     """Cross-field checks (single fields were checked on assignment)."""
+    resolve(cfg)
+    a = cfg.algorithm
+    if a.name in ("malcom", "choco"):
+        from .channel import check_pair
+
+        try:
+            check_pair(a.compressor, a.codec)
+        except ValueError as e:
+            raise ConfigError(f"config error: algorithm.compressor = {a.compressor!r} with "
+                              f"algorithm.codec = {a.codec!r}: {e} (--compressor/--codec)") from None
+    else:
+        fixed = ALGORITHM_DEFAULTS[a.name]
+        for key in ("compressor", "codec"):
+            if getattr(a, key) != fixed[key]:
+                raise ConfigError(f"config error: algorithm.{key} = {getattr(a, key)!r} does not "
+                                  f"apply to {a.name} (it always uses {fixed[key]!r}); leave "
+                                  f"--{key} unset")
     for section, cls in SECTIONS.items():
         obj = getattr(cfg, section)
         for f in fields(cls):

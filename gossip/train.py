@@ -23,7 +23,9 @@ from torch import nn
 import topologies
 
 from . import __version__
-from .algorithms import Algorithm, MalcomPSGD, RoundInfo
+from .algorithms import (DPSGD, GDSEC, SASG, AdaptiveTopK, Algorithm, ChocoSGD, GradientOracle,
+                         RoundInfo)
+from .channel import Channel, build_codec, build_compressor
 from .comm import Communicator, InProcessCommunicator
 from .config import Config, to_toml
 from .data import BatchSampler, Dataset, load_dataset, partition
@@ -32,35 +34,59 @@ from .models import build_model
 from .rng import numpy_rng
 
 FIELDS = ("round", "rank", "loss", "bytes_sent", "bytes_received", "control_bytes_sent",
-          "bits_per_entry", "symbol_entropy_bits", "nonzero_fraction", "test_accuracy",
-          "consensus_distance")
-INT_FIELDS = {"round", "rank", "bytes_sent", "bytes_received", "control_bytes_sent"}
+          "bits_per_entry", "symbol_entropy_bits", "nonzero_fraction", "kept_entries", "skipped",
+          "test_accuracy", "consensus_distance")
+INT_FIELDS = {"round", "rank", "bytes_sent", "bytes_received", "control_bytes_sent",
+              "kept_entries", "skipped"}
 
 
 class RunError(RuntimeError):
     """A run cannot start or continue; the message says why and what to do."""
 
 
-@dataclass
-class Worker:
-    rank: int
-    model: FlatModel
-    sampler: BatchSampler
-    state: object
-    loss: float = float("nan")
-    info: RoundInfo | None = None
-    message_bytes_total: int = 0  # bytes of every message composed (sent once per neighbour)
+class Worker(GradientOracle):
+    """One rank: its model, its data, its algorithm state; the gradient oracle the algorithm
+    calls (one minibatch per round, drawn on first use)."""
 
-    def gradient(self) -> np.ndarray:
-        xb, yb = self.sampler.next()
-        self.model.zero_grad()
-        loss = nn.functional.cross_entropy(self.model.module(xb), yb)
-        loss.backward()
-        self.loss = float(loss.detach())
-        if not math.isfinite(self.loss):
-            raise RunError(f"rank {self.rank}: training loss became {self.loss}; lower --lr "
+    def __init__(self, rank: int, model: FlatModel, sampler: BatchSampler, state: object):
+        self.rank, self.model, self.sampler, self.state = rank, model, sampler, state
+        self.loss = float("nan")
+        self.info: RoundInfo | None = None
+        self.message_bytes_total = 0  # bytes of every message composed (sent once per peer)
+        self._batch = None
+
+    def new_round(self) -> None:
+        self._batch = None
+        self.loss = float("nan")
+
+    def _loss_grad(self, xb, yb, x: np.ndarray | None) -> np.ndarray:
+        saved = None
+        if x is not None:
+            saved = self.model.x.copy()
+            self.model.x[:] = x
+        try:
+            self.model.zero_grad()
+            loss = nn.functional.cross_entropy(self.model.module(xb), yb)
+            loss.backward()
+            value = float(loss.detach())
+            g = self.model.gradient()
+        finally:
+            if saved is not None:
+                self.model.x[:] = saved
+        if not math.isfinite(value):
+            raise RunError(f"rank {self.rank}: training loss became {value}; lower --lr "
                            f"or --gamma")
-        return self.model.gradient()
+        if x is None and math.isnan(self.loss):
+            self.loss = value
+        return g
+
+    def grad(self, x: np.ndarray | None = None) -> np.ndarray:
+        if self._batch is None:
+            self._batch = self.sampler.next()
+        return self._loss_grad(*self._batch, x)
+
+    def full_grad(self, x: np.ndarray | None = None) -> np.ndarray:
+        return self._loss_grad(self.sampler.x, self.sampler.y, x)
 
 
 def make_communicator(cfg: Config) -> tuple[str, int]:
@@ -89,10 +115,25 @@ def build_algorithm(cfg: Config, topo: topologies.TopologyInfo, block_sizes: lis
                     local_ranks: list[int]) -> Algorithm:
     a = cfg.algorithm
     weights = {i: {j: float(topo.W[i, j]) for j in (*topo.neighbours[i], i)} for i in local_ranks}
-    if a.name == "malcom":
-        return MalcomPSGD(weights=weights, block_sizes=block_sizes, lr=a.lr, gamma=a.gamma,
-                          l1=a.l1, levels=a.levels, norm=a.norm, tau_scaling=a.tau_scaling,
-                          subtractive_dither=a.subtractive_dither, seed=cfg.train.seed)
+    d = int(sum(block_sizes))
+    if a.name in ("malcom", "choco", "dpsgd"):
+        comp = build_compressor(a.compressor, block_sizes, levels=a.levels, norm=a.norm,
+                                tau_scaling=a.tau_scaling, subtractive=a.subtractive_dither,
+                                ratio=a.ratio, unbiased=a.unbiased)
+        channel = Channel(comp, build_codec(a.codec, comp, block_sizes), seed=cfg.train.seed)
+        if a.name == "dpsgd":
+            return DPSGD(weights=weights, channel=channel, lr=a.lr)
+        return ChocoSGD(weights=weights, channel=channel, lr=a.lr, gamma=a.gamma, l1=a.l1,
+                        name=a.name)
+    common = dict(size=d, world=topo.n, block_sizes=block_sizes, lr=a.lr)
+    if a.name == "adaptive-topk":
+        return AdaptiveTopK(budget_ratio=a.budget_ratio, rounds=cfg.train.rounds,
+                            error_feedback=a.error_feedback, rho=a.rho, window=a.norm_window,
+                            **common)
+    if a.name == "gdsec":
+        return GDSEC(beta=a.beta, xi=a.xi, variant=a.gdsec_variant, **common)
+    if a.name == "sasg":
+        return SASG(ratio=a.ratio, window=a.sasg_window, xi=a.xi, rule=a.sasg_rule, **common)
     raise RunError(f"algorithm {a.name!r} is not available")
 
 
@@ -146,10 +187,13 @@ class Run:
     def round(self, t: int) -> None:
         outgoing = {}
         for w in self.workers:
-            g = w.gradient()
-            outgoing[w.rank], w.info = self.algorithm.compose(w.state, w.model.x, g)
+            w.new_round()
+            outgoing[w.rank], w.info = self.algorithm.compose(w.state, w.model.x, w)
             w.message_bytes_total += w.info.message_bytes
-        inbox = self.comm.exchange(outgoing)
+        if self.algorithm.exchange == "all":
+            inbox = self.comm.allgather(outgoing)
+        else:
+            inbox = self.comm.exchange(outgoing)
         for w in self.workers:
             self.algorithm.absorb(w.state, w.model.x, inbox[w.rank], t)
 
@@ -189,7 +233,8 @@ class Run:
                     rows[w.rank] = np.array([
                         t, w.rank, w.loss, c.round_sent, c.round_received, c.control_sent,
                         8.0 * w.info.message_bytes / self.d, w.info.symbol_entropy_bits,
-                        np.count_nonzero(x) / x.size, acc, dist], dtype=np.float64)
+                        np.count_nonzero(x) / x.size, w.info.kept, w.info.skipped, acc, dist],
+                        dtype=np.float64)
                 table = comm.gather_to_root(rows)
                 if is_eval and root:
                     self.eval_model.load_flat(xbar.astype(np.float32))
@@ -241,7 +286,9 @@ class Run:
         torch.save(self.eval_model.module.state_dict(), self.out / "model.pt")
         total_sent = int(totals[:, 0].sum())
         rounds = self.cfg.train.rounds
-        dpsgd = rounds * sum(len(nb) for nb in self.topo.neighbours) * 4 * self.d
+        peers = comm.size - 1 if self.algorithm.exchange == "all" else None
+        dpsgd = rounds * sum(peers if peers is not None else len(nb)
+                             for nb in self.topo.neighbours) * 4 * self.d
         summary = {
             "algorithm": self.cfg.algorithm.name,
             "world_size": comm.size,

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from gossip import config
-from gossip.algorithms.malcom import NeighbourDecodeError, soft_threshold
-from gossip.codecs import qframe
+from gossip.algorithms import NeighbourDecodeError, soft_threshold
 from gossip.comm import InProcessCommunicator
 from gossip.train import Run, build_topology
 
@@ -39,15 +38,13 @@ def test_public_copies_identical_at_every_holder(tmp_path, subtractive):
     run, topo, comm = make_run(tmp_path, ranks=5, comm_cls=SpyCommunicator,
                                topology={"name": "complete"},
                                algorithm={"subtractive_dither": subtractive})
-    q = run.algorithm.quantizer
+    ch = run.algorithm.channel
     # Every holder's copy of x̂_j, rebuilt from the bytes that crossed the wire.
     held = {(i, j): run.workers[j].state.x_hat.copy() for i in range(5) for j in topo.neighbours[i]}
     for t in range(1, 41):
         run.round(t)
-        for (i, j) in held:
-            z = qframe.decode(comm.log[-1][j], levels=q.levels, block_sizes=q.block_sizes)
-            u = run.algorithm.dither(j, t) if subtractive else None
-            held[(i, j)] += q.dequantize(z, u)
+        for (i, j) in held:  # decode exactly the bytes that crossed the wire
+            held[(i, j)] += ch.receive(comm.log[-1][j], j, t)
     for (i, j), copy in held.items():
         assert np.array_equal(copy, run.workers[j].state.x_hat), (i, j)  # bit-identical
     for i, w in enumerate(run.workers):  # s_i tracks Σ_j w_ij x̂_j (up to float32 summation order)
@@ -79,8 +76,8 @@ def test_soft_threshold_exact_zeros():
 def test_corrupt_neighbour_message_names_neighbour_and_round(tmp_path):
     run, topo, comm = make_run(tmp_path)
     w = run.workers[0]
-    g = w.gradient()
-    msg, _ = run.algorithm.compose(w.state, w.model.x, g)
+    w.new_round()
+    msg, _ = run.algorithm.compose(w.state, w.model.x, w)
     bad = bytearray(msg)
     bad[-1] ^= 0x40
     inbox = {j: bytes(bad) for j in topo.neighbours[0]}

@@ -1,6 +1,9 @@
 """Algorithms: compose compressors, codecs and a communicator into one gossip round."""
 
-from .base import Algorithm, RoundInfo
-from .malcom import MalcomPSGD
+from .base import Algorithm, GradientOracle, NeighbourDecodeError, RoundInfo
+from .choco import ChocoSGD, MalcomPSGD, soft_threshold
+from .dpsgd import DPSGD
+from .server import GDSEC, SASG, AdaptiveTopK
 
-__all__ = ["Algorithm", "RoundInfo", "MalcomPSGD"]
+__all__ = ["Algorithm", "GradientOracle", "NeighbourDecodeError", "RoundInfo", "ChocoSGD",
+           "MalcomPSGD", "soft_threshold", "DPSGD", "GDSEC", "SASG", "AdaptiveTopK"]

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..codecs import DecodeError
+
 
 @dataclass
 class RoundInfo:
@@ -14,26 +16,60 @@ class RoundInfo:
 
     message_bytes: int = 0
     symbol_entropy_bits: float = float("nan")  # empirical entropy of the sent symbols, per entry
+    kept: float = float("nan")  # entries sent (sparse messages; adaptive top-k's K_t)
+    skipped: float = float("nan")  # 1 if the rank skipped this round (SASG), else 0
     extra: dict = field(default_factory=dict)
+
+
+class NeighbourDecodeError(RuntimeError):
+    """A peer's message failed to decode; names the peer and the round."""
+
+
+class GradientOracle(ABC):
+    """Gradients of this rank's loss: on the round's minibatch, or on its whole shard."""
+
+    @abstractmethod
+    def grad(self, x: np.ndarray | None = None) -> np.ndarray:
+        """Minibatch gradient at ``x`` (default: the current model); the minibatch is drawn
+        once per round, so two calls in a round see the same samples."""
+
+    @abstractmethod
+    def full_grad(self, x: np.ndarray | None = None) -> np.ndarray:
+        """Gradient of the mean loss over the rank's whole shard."""
 
 
 class Algorithm(ABC):
     """A gossip algorithm split at the exchange, so one process can host many ranks.
 
     ``compose`` runs the local step and returns the message; the communicator moves the
-    messages; ``absorb`` takes the neighbours' messages and finishes the round.
+    messages (``exchange`` = "neighbours": graph neighbours; "all": every rank, an allgather,
+    for the methods designed around a server); ``absorb`` finishes the round.
     """
 
     name: str
+    exchange: str = "neighbours"
 
     @abstractmethod
     def init_state(self, rank: int, x0: np.ndarray):
         """Per-rank state (everything a checkpoint must hold besides the model)."""
 
     @abstractmethod
-    def compose(self, state, x: np.ndarray, grad: np.ndarray) -> tuple[bytes, RoundInfo]:
+    def compose(self, state, x: np.ndarray, oracle: GradientOracle) -> tuple[bytes, RoundInfo]:
         """Local step on the flat model ``x`` (in place); return the outgoing message."""
 
     @abstractmethod
     def absorb(self, state, x: np.ndarray, inbox: dict[int, bytes], round_: int) -> None:
-        """Finish the round with the neighbours' messages (ascending neighbour order)."""
+        """Finish the round with the peers' messages (ascending rank order)."""
+
+    @staticmethod
+    def decode_from(channel, rank: int, sender: int, message: bytes, round_: int) -> np.ndarray:
+        try:
+            return channel.receive(message, sender, round_)
+        except DecodeError as e:
+            raise NeighbourDecodeError(f"rank {rank}: message from neighbour {sender} in round "
+                                       f"{round_} failed to decode: {e}") from e
+
+
+def info_from(sent) -> RoundInfo:
+    return RoundInfo(message_bytes=len(sent.message), symbol_entropy_bits=sent.symbol_entropy_bits,
+                     kept=float(sent.kept) if sent.kept >= 0 else float("nan"))

@@ -22,10 +22,12 @@ MAGIC = b"GQ"
 VERSION = 1
 
 
-def encode(q: Quantized) -> bytes:
+def encode(q: Quantized, packed: bool = False) -> bytes:
+    """``packed``: fixed-width symbols instead of vector source coding (same frame)."""
     scales = np.ascontiguousarray(q.scales, dtype="<f4")
     head = MAGIC + bytes([VERSION]) + _varint(q.levels) + _varint(scales.size) + scales.tobytes()
-    return head + struct.pack("<I", zlib.crc32(head)) + vsc.encode(q.symbols)
+    body = vsc.encode_packed(q.symbols) if packed else vsc.encode(q.symbols)
+    return head + struct.pack("<I", zlib.crc32(head)) + body
 
 
 def decode(data: bytes, *, levels: int, block_sizes: np.ndarray, dtype=np.int8) -> Quantized:

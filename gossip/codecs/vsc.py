@@ -600,3 +600,11 @@ def expected_bits(symbols) -> float:
     bits = _expected_payload_bits(v.size, sym, cnt)
     header = len(MAGIC) + 2 + len(_leb128(v.size)) + len(_leb128(math.ceil(bits))) + _CRC_BYTES
     return 8.0 * header + bits
+
+
+def encode_packed(symbols: np.ndarray) -> bytes:
+    """Fixed-width bit packing of the zigzag symbols (the RAW kind, never VSC): the rate a
+    coder-less implementation pays, e.g. CHOCO-SGD's QSGD as its authors count it."""
+    v = _as_symbols(symbols)
+    w = _raw_payload(v)
+    return _seal(KIND_RAW, v.size, w.nbits, w.to_bytes())

@@ -59,6 +59,12 @@ class Communicator(ABC):
         local rank, {neighbour: message} in ascending neighbour order."""
 
     @abstractmethod
+    def allgather(self, outgoing: dict[int, bytes]) -> dict[int, dict[int, bytes]]:
+        """Every rank's message to every other rank (for the methods designed around a server):
+        for each local rank, {other rank: message} in ascending order.  Counted like exchange:
+        a message counts once per receiving rank."""
+
+    @abstractmethod
     def allreduce_sum(self, arrays: dict[int, np.ndarray]) -> np.ndarray:
         """Sum of one float64 array per rank over all ranks (evaluation only; not counted)."""
 

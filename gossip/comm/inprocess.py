@@ -28,6 +28,15 @@ class InProcessCommunicator(Communicator):
             self.counters[r].record(len(outgoing[r]), {j: len(m) for j, m in inbox[r].items()}, 8)
         return inbox
 
+    def allgather(self, outgoing: dict[int, bytes]) -> dict[int, dict[int, bytes]]:
+        if set(outgoing) != set(self.local_ranks):
+            raise ValueError("every rank must send exactly one message per round")
+        inbox = {}
+        for r in self.local_ranks:
+            inbox[r] = {j: bytes(outgoing[j]) for j in self.local_ranks if j != r}
+            self.counters[r].record(len(outgoing[r]), {j: len(m) for j, m in inbox[r].items()}, 8)
+        return inbox
+
     def allreduce_sum(self, arrays: dict[int, np.ndarray]) -> np.ndarray:
         total = np.zeros_like(arrays[self.local_ranks[0]], dtype=np.float64)
         for r in self.local_ranks:

@@ -63,6 +63,22 @@ class MPICommunicator(Communicator):
         self.counters[self.rank].record(msg.size, {j: len(m) for j, m in inbox.items()}, 8)
         return {self.rank: inbox}
 
+    def allgather(self, outgoing: dict[int, bytes]) -> dict[int, dict[int, bytes]]:
+        MPI = self.MPI
+        msg = np.frombuffer(outgoing[self.rank], dtype=np.uint8)
+        self._size_out[0] = msg.size
+        sizes = np.zeros(self.size, dtype=np.int64)
+        self.world.Allgather([self._size_out, MPI.INT64_T], [sizes, MPI.INT64_T])
+        displs = np.zeros_like(sizes)
+        np.cumsum(sizes[:-1], out=displs[1:])
+        recv = np.empty(int(sizes.sum()), dtype=np.uint8)
+        self.world.Allgatherv([msg, MPI.BYTE],
+                              [recv, (sizes.astype(np.int32), displs.astype(np.int32)), MPI.BYTE])
+        inbox = {j: recv[displs[j]:displs[j] + sizes[j]].tobytes()
+                 for j in range(self.size) if j != self.rank}
+        self.counters[self.rank].record(msg.size, {j: len(m) for j, m in inbox.items()}, 8)
+        return {self.rank: inbox}
+
     def allreduce_sum(self, arrays: dict[int, np.ndarray]) -> np.ndarray:
         a = np.ascontiguousarray(arrays[self.rank], dtype=np.float64)
         out = np.empty_like(a)

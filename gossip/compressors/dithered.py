@@ -67,6 +67,19 @@ class DitheredQuantizer:
         v64 = v.astype(np.float64)
         return np.sqrt(np.add.reduceat(v64 * v64, self.starts))
 
+    kind = Quantized
+
+    # -- the generic compressor interface (see gossip.channel) ------------------------------
+    def compress(self, v: np.ndarray, rng: np.random.Generator) -> Quantized:
+        return self.quantize(v, self.dither(rng))
+
+    def receiver_aux(self, rng: np.random.Generator) -> np.ndarray | None:
+        """What a receiver regenerates to decode: the dither, in subtractive mode only."""
+        return self.dither(rng) if self.subtractive else None
+
+    def decompress(self, q: Quantized, aux: np.ndarray | None = None) -> np.ndarray:
+        return self.dequantize(q, aux)
+
     def dither(self, rng: np.random.Generator) -> np.ndarray:
         """The d uniforms u ~ U[0,1) one quantization uses (float32)."""
         return rng.random(self.size, dtype=np.float32)
