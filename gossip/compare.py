@@ -449,6 +449,12 @@ def result_of(m: Method, cmp: Comparison, run_dir: Path) -> dict:
     }
 
 
+RESULT_KEYS = ("rounds_to_target", "bytes_per_rank_to_target", "final_accuracy", "total_bytes",
+               "control_bytes", "dpsgd_float32_bytes_same_rounds", "wall_seconds", "world_size",
+               "rounds", "mean_bits_per_entry", "final_nonzero_fraction", "topology",
+               "communicator", "bytes_vs_dpsgd", "bytes_vs_dpsgd_basis")
+
+
 def add_dpsgd_ratios(rows: list[dict]) -> str:
     """Fill ``bytes_vs_dpsgd`` of every ok row; return a sentence saying what it divides by."""
     ref = next((r for r in rows if r["status"] == "ok" and r["algorithm"] == "dpsgd"
@@ -536,7 +542,7 @@ def notes(cmp: Comparison, rows: list[dict], ratio_note: str) -> str:
         f"{cmp.ranks} ranks, launcher {cmp.launcher}; wall s = training time of rank 0.",
     ]
     for r in rows:
-        if r["status"] != "ok":
+        if r["status"] == "failed":
             out.append(f"FAILED {r['label']}: {r['error']}"
                        + (f" (log: {r['log']})" if r.get("log") else ""))
     return "\n".join(f"- {x}" for x in out) + "\n"
@@ -557,7 +563,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "compare.out; default runs/compare-<file stem>-<timestamp>)")
     p.add_argument("--rounds", type=int, help="train.rounds of every method (overrides the file)")
     p.add_argument("--only", nargs="+", metavar="LABEL",
-                   help="run only these methods (label or its directory name)")
+                   help="run only these methods (label or its directory name; put FILE before "
+                        "--only)")
     p.add_argument("--resume", action="store_true",
                    help="reuse an existing --out: methods whose run finished with the same "
                         "settings are not run again (change --target freely)")
@@ -647,6 +654,7 @@ def run_comparison(cmp: Comparison, *, resume: bool = False, timeout: float | No
                "error": None, "reused": False, "config": str(cfg_path), "run_dir": str(run_dir),
                "log": str(log_path), "command": " ".join(cmd), "exit_code": None,
                "launch_seconds": None, "target_accuracy": cmp.target}
+        row.update(dict.fromkeys(RESULT_KEYS))
         rows.append(row)
         _say(f"[{i}/{n}] {m.label:<{width}}  ", end="")
         same = cfg_path.is_file() and cfg_path.read_text() == text
@@ -686,6 +694,8 @@ def run_comparison(cmp: Comparison, *, resume: bool = False, timeout: float | No
                    else f"exit {rc}: {_error_line(log_path.read_text(errors='replace'))}")
             row["error"] = why
             _say(f"FAILED  {why}  (log: {log_path})")
+    if dry_run:
+        return EXIT_FAILED if any(r["status"] == "failed" for r in rows) else EXIT_OK
     ratio_note = add_dpsgd_ratios(rows)
     md = markdown_table(rows, cmp.target)
     nt = notes(cmp, rows, ratio_note)
@@ -702,12 +712,10 @@ def run_comparison(cmp: Comparison, *, resume: bool = False, timeout: float | No
     _say(nt, end="")
     _say(f"wrote {out / 'table.md'}, {out / 'table.csv'}, {out / 'comparison.json'}")
     ok_runs = {r["label"]: Path(r["run_dir"]) for r in rows if r["status"] == "ok"}
-    if plots and ok_runs and not dry_run:
+    if plots and ok_runs:
         _plot(ok_runs, out / "plots", cmp.target)
     if interrupted:
         return 130
-    if dry_run:
-        return EXIT_FAILED if any(r["status"] == "failed" for r in rows) else EXIT_OK
     return EXIT_OK if all(r["status"] == "ok" for r in rows) else EXIT_FAILED
 
 

@@ -75,6 +75,8 @@ class ModelConfig:
     name: str = opt("mlp", "model: logreg (linear) or mlp (one hidden ReLU layer)", flag="--model",
                     choices=("logreg", "mlp"))
     hidden: int = opt(64, "hidden width of the mlp", flag="--hidden", lo=1)
+    l2: float = opt(0.0, "l2 regularisation lambda: the training loss adds lambda/2*||x||^2 "
+                    "(with logreg the objective is then strongly convex)", flag="--l2", lo=0.0)
 
 
 PER_ALGORITHM = "default per algorithm, see ALGORITHM_DEFAULTS"

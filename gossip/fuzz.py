@@ -454,10 +454,12 @@ def _is_safety_net(exc: DecodeError) -> bool:
 
 
 _NUM = re.compile(r"-?\d+(\.\d+)?(e[-+]?\d+)?")
+_BYTES = re.compile(r"b'(?:[^'\\]|\\.)*'|b\"(?:[^\"\\]|\\.)*\"")
 
 
 def _reason(exc: BaseException) -> str:
-    return _NUM.sub("N", str(exc))[:90]
+    """The error message with numbers and quoted bytes blanked, to group rejections."""
+    return _NUM.sub("N", _BYTES.sub("B", str(exc)))[:90]
 
 
 @dataclass
@@ -651,11 +653,11 @@ def fuzz(count: int = 100_000, *, seed: int = 0, targets=TARGETS, slow: float = 
                 if memory and peak > allowance:
                     kinds.append("memory")
                     detail += f" allocated {peak:,} B > allowance {allowance:,} B"
-                outcomes[outcome] += 1
-                for k in kinds:
-                    if k != outcome:
-                        outcomes[k] += 1
-                by_gen.setdefault(family, Counter())[outcome] += 1
+                # slow and memory are counted on top of the outcome (accepted or rejected)
+                gen_counts = by_gen.setdefault(family, Counter())
+                for k in dict.fromkeys([outcome, *kinds]):
+                    outcomes[k] += 1
+                    gen_counts[k] += 1
                 if dt > slowest["seconds"]:
                     slowest = {"seconds": dt, "generator": gen, "bytes": len(msg),
                                "outcome": outcome}
@@ -706,6 +708,7 @@ def format_report(rep: FuzzReport) -> str:
                      + f" | {sl['seconds'] * 1e3:.1f} ms ({sl.get('generator', '')}, "
                        f"{sl.get('bytes', 0):,} B) | {mem} |")
     lines.append("")
+    lines.append("(slow and memory violations are counted on top of accepted/rejected.)")
     lines.append("By generator (accepted / rejected / violations):")
     for t, gens in rep.by_generator.items():
         parts = []

@@ -48,8 +48,10 @@ class Worker(GradientOracle):
     """One rank: its model, its data, its algorithm state; the gradient oracle the algorithm
     calls (one minibatch per round, drawn on first use)."""
 
-    def __init__(self, rank: int, model: FlatModel, sampler: BatchSampler, state: object):
+    def __init__(self, rank: int, model: FlatModel, sampler: BatchSampler, state: object,
+                 l2: float = 0.0):
         self.rank, self.model, self.sampler, self.state = rank, model, sampler, state
+        self.l2 = float(l2)
         self.loss = float("nan")
         self.info: RoundInfo | None = None
         self.message_bytes_total = 0  # bytes of every message composed (sent once per peer)
@@ -70,6 +72,10 @@ class Worker(GradientOracle):
             loss.backward()
             value = float(loss.detach())
             g = self.model.gradient()
+            if self.l2:
+                xs = self.model.x
+                value += 0.5 * self.l2 * float(np.dot(xs, xs))
+                g += np.float32(self.l2) * xs
         finally:
             if saved is not None:
                 self.model.x[:] = saved
@@ -180,7 +186,8 @@ class Run:
             idx = shards[r]
             sampler = BatchSampler(data.x_train[idx], data.y_train[idx], cfg.data.batch_size,
                                    numpy_rng(cfg.train.seed, r, "sampler"))
-            self.workers.append(Worker(r, model, sampler, self.algorithm.init_state(r, x0)))
+            self.workers.append(Worker(r, model, sampler, self.algorithm.init_state(r, x0),
+                                       l2=cfg.model.l2))
         self.shard_sizes = [int(s.size) for s in shards]
 
     # -- one round -----------------------------------------------------------------------
