@@ -46,6 +46,12 @@ def load_models(out, n):
     (4, []),
     (1, ["--topology", "ring"]),
     (8, ["--topology", "hypercube", "--partition", "dirichlet", "--model", "logreg"]),
+    (4, ["--algorithm", "choco", "--topology", "complete"]),
+    (4, ["--algorithm", "choco", "--compressor", "topk", "--codec", "sparse", "--gamma", "0.04"]),
+    (3, ["--algorithm", "dpsgd"]),
+    (4, ["--algorithm", "adaptive-topk", "--model", "logreg"]),
+    (4, ["--algorithm", "gdsec", "--model", "logreg"]),
+    (5, ["--algorithm", "sasg", "--model", "logreg", "--sasg-window", "3"]),
 ])
 def test_mpi_run_bit_identical_to_inprocess(tmp_path, n, extra):
     common = ["--rounds", "40", "--eval-every", "20", "--seed", "3", "--no-progress", *extra]
