@@ -17,6 +17,25 @@ from .config import SECTIONS, ConfigError
 
 EXIT_CONFIG = 2
 EXIT_FAILURE = 1
+EXIT_PREEMPTED = 75  # checkpointed after SIGTERM/SIGUSR1: requeue and run again with --resume
+
+
+def install_signal_handlers() -> None:
+    """First SIGTERM/SIGUSR1: finish the round, checkpoint on every rank, exit 75.
+    A second one: exit at once."""
+    import os
+    import signal
+
+    from .train import STOP
+
+    def handler(signum, frame):
+        if STOP.requested:
+            os._exit(128 + signum)
+        STOP.requested = True
+        STOP.signal_name = signal.Signals(signum).name
+
+    for sig in (signal.SIGTERM, signal.SIGUSR1):
+        signal.signal(sig, handler)
 
 
 def _help_for(section: str, f: dataclasses.Field) -> str:
@@ -113,7 +132,8 @@ def _rank_for_messages() -> tuple[int, object]:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from . import config
-    from .train import RunError, make_communicator
+    from .checkpoint import CheckpointError
+    from .train import STOP, Preempted, RunError, make_communicator
 
     rank, world = _rank_for_messages()
 
@@ -129,10 +149,19 @@ def cmd_train(args: argparse.Namespace) -> int:
 
             world = get_world()
             rank = world.Get_rank()
+        install_signal_handlers()
         return _train(cfg, kind, n, say)
     except (ConfigError, RunError) as e:
         say(f"gossip: {e}", err=True)
         return EXIT_CONFIG
+    except CheckpointError as e:
+        print(f"gossip: rank {rank}: checkpoint error: {e}", file=sys.stderr, flush=True)
+        return EXIT_CONFIG
+    except Preempted as e:
+        why = STOP.signal_name or "--stop-at-round"
+        say(f"gossip: stopped by {why} after round {e.round}; every rank checkpointed it. "
+            f"Continue with: gossip train --resume --out {cfg.train.out} (same settings)", err=True)
+        return EXIT_PREEMPTED
     except Exception as e:  # noqa: BLE001 - any failure on one rank must not hang the others
         from topologies import TopologyError
 
@@ -158,29 +187,42 @@ def _train(cfg, kind: str, n: int, say) -> int:
     else:
         comm = InProcessCommunicator(list(topo.neighbours))
     # The root picks and checks the output directory; everyone learns the verdict.
+    from .checkpoint import latest_complete
+
     verdict = None
     if comm.is_root:
         out = Path(cfg.train.out or default_out_dir())
-        if out.exists() and any(out.iterdir()):
-            verdict = f"ERR output directory {out} is not empty; choose another --out or remove it"
+        if cfg.train.resume and not cfg.train.out:
+            verdict = "ERR --resume needs --out DIR: the run directory to continue"
+        elif cfg.train.resume:
+            found = latest_complete(out, comm.size)
+            verdict = f"OK {found if found is not None else '-'} {out}"
+        elif out.exists() and any(out.iterdir()):
+            verdict = (f"ERR output directory {out} is not empty; choose another --out, remove "
+                       f"it, or continue its run with --resume")
         else:
-            verdict = f"OK {out}"
+            verdict = f"OK - {out}"
     verdict = comm.broadcast_str(verdict)
     if verdict.startswith("ERR "):
         raise RunError(verdict[4:])
-    out = Path(verdict[3:])
+    _, found, out_text = verdict.split(" ", 2)
+    out = Path(out_text)
+    resume_round = None if found == "-" else int(found)
     cfg.train.out = str(out)
     say(f"gossip {cfg.algorithm.name}: {comm.size} ranks, {comm.name} communicator; "
         f"topology {topo.summary()}")
     run = Run(cfg, comm, topo, out)
-    if comm.is_root:
+    if cfg.train.resume:
+        say(f"resuming from the round-{resume_round} checkpoint in {out}/ckpt" if resume_round
+            else f"--resume: no complete checkpoint in {out}/ckpt, starting from round 1")
+    if comm.is_root and resume_round is None:
         out.mkdir(parents=True, exist_ok=True)
         write_config(out, cfg, topo, comm, run.d)
     comm.barrier()
     say(f"model {cfg.model.name}: {run.d:,} entries; data {cfg.data.dataset} "
         f"({len(run.data.y_train)} train / {len(run.data.y_test)} test, {cfg.data.partition}); "
         f"writing {out}/")
-    summary = run.execute()
+    summary = run.execute(resume_round)
     if summary is not None:
         say(format_summary(summary))
         say(f"outputs: {out}/ (config.toml, metrics.jsonl, summary.json, model.pt)")

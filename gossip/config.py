@@ -180,6 +180,15 @@ class TrainConfig:
     ranks: int = opt(4, "number of simulated ranks with --comm inprocess (ignored under MPI)",
                      flag="--ranks", lo=1, hi=4096)
     progress: bool = opt(True, "progress bar on rank 0", flag="--progress")
+    checkpoint_every: int = opt(100, "write a checkpoint set (every rank) every N rounds; 0 = only "
+                                "when stopped by SIGTERM/SIGUSR1", flag="--checkpoint-every", lo=0)
+    keep_checkpoints: int = opt(2, "checkpoint sets kept on disk (older ones are deleted)",
+                                flag="--keep-checkpoints", lo=1)
+    resume: bool = opt(False, "continue from the newest complete checkpoint set in --out (start "
+                       "fresh when there is none: safe for requeued batch jobs)", flag="--resume")
+    stop_at_round: int | None = opt(None, "behave as if signalled after this round: checkpoint "
+                                    "and exit with code 75 (testing preemption)",
+                                    flag="--stop-at-round", lo=1, nullable=True)
 
 
 SECTIONS: dict[str, type] = {
@@ -202,7 +211,13 @@ class Config:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    def digest(self, exclude: tuple[str, ...] = ("train.out", "train.progress")) -> str:
+    # Settings that do not change the numbers a run computes (a checkpoint may be resumed with
+    # other values; MPI and in-process runs are bit-identical, so the communicator is one too).
+    RUN_ONLY = ("train.out", "train.progress", "train.resume", "train.checkpoint_every",
+                "train.keep_checkpoints", "train.stop_at_round", "train.comm", "train.ranks",
+                "train.eval_every")
+
+    def digest(self, exclude: tuple[str, ...] = RUN_ONLY) -> str:
         """sha256 of the settings that determine the run's numbers."""
         d = self.to_dict()
         for key in exclude:

@@ -22,7 +22,7 @@ from torch import nn
 
 import topologies
 
-from . import __version__
+from . import __version__, checkpoint
 from .algorithms import (DPSGD, GDSEC, SASG, AdaptiveTopK, Algorithm, ChocoSGD, GradientOracle,
                          RoundInfo)
 from .channel import Channel, build_codec, build_compressor
@@ -42,6 +42,24 @@ INT_FIELDS = {"round", "rank", "bytes_sent", "bytes_received", "control_bytes_se
 
 class RunError(RuntimeError):
     """A run cannot start or continue; the message says why and what to do."""
+
+
+class Preempted(Exception):
+    """Every rank checkpointed round ``round`` after a stop request and the run must exit."""
+
+    def __init__(self, round_: int):
+        super().__init__(f"stopped after round {round_}")
+        self.round = round_
+
+
+class _StopFlag:
+    """Set by the SIGTERM/SIGUSR1 handler; read at the end of every round."""
+
+    requested = False
+    signal_name = ""
+
+
+STOP = _StopFlag()
 
 
 class Worker(GradientOracle):
@@ -209,22 +227,113 @@ class Run:
         return total / self.comm.size
 
     # -- the loop ------------------------------------------------------------------------
-    def execute(self) -> dict | None:
+    # -- checkpoints -----------------------------------------------------------------------
+    def _checkpoint_tree(self, w: Worker, t: int, wall: float, avg_acc: float,
+                         rank_acc: list[float]) -> dict:
+        return {
+            "round": t, "rank": w.rank, "world": self.comm.size,
+            "config_digest": self.cfg.digest(), "config": self.cfg.to_dict(),
+            "topology_digest": self.topo.digest(),
+            "x": w.model.x.copy(), "state": w.state,
+            "sampler": {"perm": w.sampler.perm, "pos": w.sampler.pos, "rng": w.sampler.rng},
+            "message_bytes_total": w.message_bytes_total,
+            "counter": self.comm.counters[w.rank],
+            "wall": wall, "avg_acc": avg_acc, "rank_acc": rank_acc,
+        }
+
+    def save_checkpoint(self, t: int, wall: float, avg_acc: float, rank_acc: list[float]) -> None:
+        for w in self.workers:
+            checkpoint.save(checkpoint.rank_file(self.out, t, w.rank),
+                            self._checkpoint_tree(w, t, wall, avg_acc, rank_acc))
+        self.comm.barrier()  # every rank's file is on disk before older sets go
+        if self.comm.is_root:
+            checkpoint.prune(self.out, self.cfg.train.keep_checkpoints)
+
+    def load_checkpoint(self, t: int) -> tuple[float, float, list[float]]:
+        tree = {}
+        for w in self.workers:
+            tree = checkpoint.load(checkpoint.rank_file(self.out, t, w.rank))
+            self._check_compatible(tree, t)
+            w.model.x[:] = tree["x"]
+            checkpoint.restore_into(w.state, tree["state"])
+            w.sampler.perm, w.sampler.pos = tree["sampler"]["perm"], tree["sampler"]["pos"]
+            w.sampler.rng = tree["sampler"]["rng"]
+            w.message_bytes_total = tree["message_bytes_total"]
+            checkpoint.restore_into(self.comm.counters[w.rank], tree["counter"])
+        return tree["wall"], tree["avg_acc"], list(tree["rank_acc"])
+
+    def _check_compatible(self, tree: dict, t: int) -> None:
+        where = checkpoint.rank_file(self.out, t, tree.get("rank", -1))
+        if tree["world"] != self.comm.size:
+            raise checkpoint.CheckpointError(
+                f"checkpoint {where} was written by {tree['world']} ranks, this run has "
+                f"{self.comm.size}: resume with mpiexec -n {tree['world']}")
+        if tree["topology_digest"] != self.topo.digest():
+            raise checkpoint.CheckpointError(
+                f"checkpoint {where} was written for another topology or mixing matrix; "
+                f"resume with the original --topology/--mixing settings")
+        if tree["config_digest"] != self.cfg.digest():
+            now = self.cfg.to_dict()
+            diffs = [f"{sec}.{k}: checkpoint {v!r}, now {now[sec].get(k)!r}"
+                     for sec, vals in tree["config"].items() for k, v in vals.items()
+                     if now[sec].get(k) != v and f"{sec}.{k}" not in Config.RUN_ONLY]
+            raise checkpoint.CheckpointError(
+                f"checkpoint {where} belongs to a different configuration ("
+                + "; ".join(diffs) + "); resume with the same settings or use a new --out")
+
+    def _rewind_metrics(self, t: int) -> None:
+        """Drop metric lines past round ``t`` (they are recomputed identically)."""
+        path = self.out / "metrics.jsonl"
+        if not path.exists():
+            return
+        keep = [line for line in path.read_text().splitlines()
+                if line.strip() and json.loads(line)["round"] <= t]
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text("".join(line + "\n" for line in keep))
+        os.replace(tmp, path)
+
+    def stop_requested(self, t: int) -> bool:
+        """Did any rank get SIGTERM/SIGUSR1 (or reach --stop-at-round)?  Every rank agrees."""
+        local = float(STOP.requested or (self.cfg.train.stop_at_round or 0) == t)
+        return bool(self.comm.allreduce_sum({r: np.array([local]) for r in self.comm.local_ranks})[0])
+
+    # -- the loop ------------------------------------------------------------------------
+    def execute(self, resume_round: int | None = None) -> dict | None:
         cfg, comm = self.cfg, self.comm
         rounds = cfg.train.rounds
         root = comm.is_root
-        metrics = open(self.out / "metrics.jsonl", "w") if root else None
+        avg_acc = float("nan")
+        rank_acc: list[float] = []
+        wall0, start = 0.0, 1
+        if resume_round is not None:
+            error = None
+            try:
+                wall0, avg_acc, rank_acc = self.load_checkpoint(resume_round)
+            except checkpoint.CheckpointError as e:
+                error = e
+            # all ranks agree before going on, so one bad file cannot leave others waiting
+            failed = self.comm.allreduce_sum({r: np.array([float(error is not None)])
+                                              for r in self.comm.local_ranks})[0]
+            if error is not None:
+                raise error
+            if failed:
+                raise checkpoint.CheckpointError(
+                    f"{int(failed)} rank(s) could not load the round-{resume_round} checkpoint")
+            start = resume_round + 1
+            if root:
+                self._rewind_metrics(resume_round)
+        metrics = open(self.out / "metrics.jsonl", "a" if resume_round else "w") if root else None
         bar = None
         if root and cfg.train.progress:
             from tqdm import tqdm
 
-            bar = tqdm(total=rounds, desc="gossip", unit="round", file=sys.stderr,
-                       mininterval=0.5 if sys.stderr.isatty() else 30.0, dynamic_ncols=True)
-        t0 = time.perf_counter()
-        avg_acc = float("nan")
-        rank_acc: list[float] = []
+            bar = tqdm(total=rounds, initial=start - 1, desc="gossip", unit="round",
+                       file=sys.stderr, mininterval=0.5 if sys.stderr.isatty() else 30.0,
+                       dynamic_ncols=True)
+        t0 = time.perf_counter() - wall0
+        avg_loss = float("nan")
         try:
-            for t in range(1, rounds + 1):
+            for t in range(start, rounds + 1):
                 self.round(t)
                 is_eval = t % cfg.train.eval_every == 0 or t == rounds
                 rows = {}
@@ -257,11 +366,19 @@ class Run:
                     if bar is not None:
                         bar.update(1)
                         if is_eval or t % 20 == 0:
-                            sent = sum(comm.counters[r].sent for r in comm.local_ranks)
                             bar.set_postfix(loss=f"{np.nanmean(table[:, 2]):.3f}",
                                             avg_acc=f"{avg_acc:.3f}",
                                             bpe=f"{np.mean(table[:, 6]):.3f}",
                                             refresh=False)
+                stop = self.stop_requested(t) and t < rounds
+                every = cfg.train.checkpoint_every
+                if stop or (every and t % every == 0 and t < rounds):
+                    if metrics is not None:
+                        metrics.flush()
+                        os.fsync(metrics.fileno())
+                    self.save_checkpoint(t, time.perf_counter() - t0, avg_acc, rank_acc)
+                if stop:
+                    raise Preempted(t)
         finally:
             if bar is not None:
                 bar.close()
