@@ -111,10 +111,22 @@ def build_parser() -> argparse.ArgumentParser:
                     "config.toml, metrics.jsonl, summary.json, model.pt, rank_models/.")
     t.add_argument("--config", metavar="FILE", help="TOML file with the settings")
     add_config_flags(t)
-    b = sub.add_parser("bench", help="benchmarks that print figures (see gossip bench --help)")
-    b.add_argument("what", choices=["default"], help="default: the default run's figures "
-                   "(accuracy, bytes vs D-PSGD, bits per entry, sparsity, wall time)")
-    b.add_argument("--ranks", type=int, default=4, help="ranks (mpiexec -n) for the bench run")
+    from .compare import add_arguments as add_compare_arguments
+    from .compare import build_parser as compare_parser
+
+    cp = compare_parser()
+    c = sub.add_parser("compare", help="run several methods on one problem; table of bytes to a "
+                       "target accuracy", description=cp.description, epilog=cp.epilog,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_compare_arguments(c)
+    b = sub.add_parser(
+        "bench", help="benchmarks that print figures (see gossip bench --help)",
+        description="default: the default job under mpiexec and its figures (accuracy, bytes vs "
+                    "D-PSGD, bits per entry, sparsity, wall time). codec: every codec's rate and "
+                    "speed on real and synthetic symbols (gossip bench codec --help). fuzz: feed "
+                    "the decoders mutated and forged messages (gossip bench fuzz --help).")
+    b.add_argument("what", choices=["default", "codec", "fuzz"])
+    b.add_argument("rest", nargs=argparse.REMAINDER, help="options of the chosen benchmark")
     return p
 
 
@@ -230,9 +242,20 @@ def _train(cfg, kind: str, n: int, say) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.what == "codec":
+        from .bench_codec import main as codec_main
+
+        return codec_main(args.rest)
+    if args.what == "fuzz":
+        from .fuzz import main as fuzz_main
+
+        return fuzz_main(args.rest)
     from .bench import bench_default
 
-    return bench_default(ranks=args.ranks)
+    p = argparse.ArgumentParser(prog="gossip bench default")
+    p.add_argument("--ranks", type=int, default=4, help="ranks (mpiexec -n) for the bench run")
+    opts, extra = p.parse_known_args(args.rest)
+    return bench_default(ranks=opts.ranks, extra=extra)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -242,5 +265,9 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_train(args)
     if args.command == "bench":
         return cmd_bench(args)
+    if args.command == "compare":
+        from .compare import run_from_args
+
+        return run_from_args(args, argv=(sys.argv[2:] if argv is None else list(argv)[1:]))
     parser.print_help()
     return EXIT_CONFIG

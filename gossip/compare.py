@@ -285,7 +285,7 @@ class RunData:
 
     def rounds_to(self, target: float) -> int | None:
         for r, a in zip(self.eval_rounds, self.avg_accuracy):
-            if a == a and a >= target:  # a == a: skip NaN
+            if not math.isnan(a) and a >= target:
                 return r
         return None
 
@@ -533,11 +533,11 @@ def csv_text(rows: list[dict], target: float) -> str:
 def notes(cmp: Comparison, rows: list[dict], ratio_note: str) -> str:
     t = f"{cmp.target:g}"
     out = [
-        f"Target: network-average test accuracy >= {t}, checked on evaluation rounds "
-        f"(train.eval_every); {DASH} = never reached.",
-        f"bytes/rank to {t}: payload bytes handed to the transport in rounds 1..R (R = rounds to "
-        f"{t}), summed over all ranks, divided by the world size ({cmp.ranks}). Total bytes: all "
-        f"ranks, all rounds, payload only (size announcements not included).",
+        (f"Target: network-average test accuracy >= {t}, checked on evaluation rounds "
+         f"(train.eval_every); {DASH} = never reached."),
+        (f"bytes/rank to {t}: payload bytes handed to the transport in rounds 1..R (R = rounds "
+         f"to {t}), summed over all ranks, divided by the world size ({cmp.ranks}). Total "
+         f"bytes: all ranks, all rounds, payload only (size announcements not included)."),
         ratio_note,
         f"{cmp.ranks} ranks, launcher {cmp.launcher}; wall s = training time of rank 0.",
     ]
@@ -574,7 +574,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "this Python, else on PATH)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--dry-run", action="store_true",
-                   help="write and check the per-method configs, print the commands, run nothing")
+                   help="check every method's settings and print the commands; write and run "
+                        "nothing")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -621,8 +622,9 @@ def _plot(runs: dict[str, Path], out_dir: Path, target: float) -> None:
 def run_comparison(cmp: Comparison, *, resume: bool = False, timeout: float | None = None,
                    mpiexec: str | None = None, plots: bool = True, dry_run: bool = False,
                    argv: list[str] | None = None) -> int:
-    from . import config as gconfig
     import tomli_w
+
+    from . import config as gconfig
 
     out = cmp.out or Path("runs") / f"compare-{cmp.source.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     if out.exists() and not out.is_dir():
@@ -632,22 +634,30 @@ def run_comparison(cmp: Comparison, *, resume: bool = False, timeout: float | No
                            f"--out, or pass --resume to reuse its finished runs")
     if cmp.launcher == "mpi" and not dry_run:
         run_command(cmp, Path("x"), Path("x"), mpiexec)  # fail early without mpiexec
-    for sub in ("configs", "runs", "logs"):
-        (out / sub).mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(cmp.source, out / "compare.toml")
+    if dry_run:  # check in a scratch directory: never touch a comparison that --resume may reuse
+        import tempfile
+
+        scratch = tempfile.TemporaryDirectory(prefix="gossip-compare-")
+        cfg_dir = Path(scratch.name)
+    else:
+        for sub in ("configs", "runs", "logs"):
+            (out / sub).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(cmp.source, out / "compare.toml")
+        cfg_dir = out / "configs"
     n = len(cmp.methods)
     _say(f"gossip compare {cmp.source}: {n} method{'s' * (n != 1)}, {cmp.ranks} ranks, launcher "
-         f"{cmp.launcher}, target accuracy {cmp.target:g}; writing {out}/")
+         f"{cmp.launcher}, target accuracy {cmp.target:g}; "
+         + (f"dry run for {out}/" if dry_run else f"writing {out}/"))
     rows: list[dict] = []
     width = max(len(m.label) for m in cmp.methods)
     interrupted = False
     for i, m in enumerate(cmp.methods, 1):
-        cfg_path = out / "configs" / f"{m.slug}.toml"
+        cfg_path = cfg_dir / f"{m.slug}.toml"
         run_dir = out / "runs" / m.slug
         log_path = out / "logs" / f"{m.slug}.log"
         text = tomli_w.dumps(method_config(cmp, m))
         try:
-            cmd = run_command(cmp, cfg_path, run_dir, mpiexec)
+            cmd = run_command(cmp, out / "configs" / f"{m.slug}.toml", run_dir, mpiexec)
         except CompareError:  # only in --dry-run: a real run checked for mpiexec above
             cmd = []
         row = {"label": m.label, "slug": m.slug, "algorithm": m.algorithm, "status": "failed",
@@ -666,7 +676,7 @@ def run_comparison(cmp: Comparison, *, resume: bool = False, timeout: float | No
         try:
             gconfig.load(str(cfg_path))
         except gconfig.ConfigError as e:
-            row["error"] = f"{e} (in {cfg_path})"
+            row["error"] = f"{e} (in {out / 'configs' / cfg_path.name})"
             row["log"] = None
             _say(f"FAILED  {e}")
             continue
@@ -695,6 +705,7 @@ def run_comparison(cmp: Comparison, *, resume: bool = False, timeout: float | No
             row["error"] = why
             _say(f"FAILED  {why}  (log: {log_path})")
     if dry_run:
+        scratch.cleanup()
         return EXIT_FAILED if any(r["status"] == "failed" for r in rows) else EXIT_OK
     ratio_note = add_dpsgd_ratios(rows)
     md = markdown_table(rows, cmp.target)
