@@ -59,10 +59,20 @@ class TopologyConfig:
 
 @dataclass
 class DataConfig:
-    dataset: str = opt("digits", "data set (digits: scikit-learn's bundled 8x8 digits, offline)",
-                       flag="--dataset", choices=("digits",))
-    partition: str = opt("iid", "how training data is split across ranks", flag="--partition",
-                         choices=("iid", "dirichlet"))
+    dataset: str = opt("digits", "data set: digits (scikit-learn's bundled 8x8 digits, offline), "
+                       "or mnist, fashion-mnist, cifar10 read from --data-dir (never downloaded; "
+                       "CIFAR-10 in its binary version)", flag="--dataset",
+                       choices=("digits", "mnist", "fashion-mnist", "cifar10"))
+    data_dir: str | None = opt(None, "directory holding the mnist/fashion-mnist/cifar10 files",
+                               flag="--data-dir", nullable=True)
+    limit: int | None = opt(None, "use only the first N training and N test samples (quick runs)",
+                            flag="--limit", lo=1, nullable=True)
+    partition: str = opt("iid", "how training data is split across ranks: iid, dirichlet (label "
+                         "skew, --dirichlet-alpha) or shards (each rank gets --shards-per-rank "
+                         "label-sorted shards)", flag="--partition",
+                         choices=("iid", "dirichlet", "shards"))
+    shards_per_rank: int = opt(2, "shards per rank with --partition shards",
+                               flag="--shards-per-rank", lo=1)
     alpha: float = opt(0.5, "Dirichlet concentration for --partition dirichlet (small = more skewed)",
                        flag="--dirichlet-alpha", lo=0.0, lo_open=True)
     batch_size: int = opt(32, "minibatch size per rank", flag="--batch-size", lo=1)
@@ -72,8 +82,10 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    name: str = opt("mlp", "model: logreg (linear) or mlp (one hidden ReLU layer)", flag="--model",
-                    choices=("logreg", "mlp"))
+    name: str = opt("mlp", "model: logreg (linear), mlp (one hidden ReLU layer), cnn (small "
+                    "convolutional net, image data), resnet18 (CIFAR-style; BatchNorm statistics "
+                    "stay local to each rank)", flag="--model",
+                    choices=("logreg", "mlp", "cnn", "resnet18"))
     hidden: int = opt(64, "hidden width of the mlp", flag="--hidden", lo=1)
     l2: float = opt(0.0, "l2 regularisation lambda: the training loss adds lambda/2*||x||^2 "
                     "(with logreg the objective is then strongly convex)", flag="--l2", lo=0.0)
@@ -350,6 +362,12 @@ def check(cfg: Config) -> None:
     if cfg.topology.name == "file" and not cfg.topology.file:
         raise ConfigError("config error: topology.name = 'file' needs topology.file "
                           "(--topology-file PATH to an edge list or GraphML file)")
+    if cfg.data.dataset != "digits" and not cfg.data.data_dir:
+        raise ConfigError(f"config error: data.dataset = {cfg.data.dataset!r} is read from disk: "
+                          f"set --data-dir DIR (no download happens)")
+    if cfg.model.name in ("cnn", "resnet18") and cfg.data.dataset == "digits":
+        raise ConfigError(f"config error: model.name = {cfg.model.name!r} needs image data "
+                          f"(--dataset mnist, fashion-mnist or cifar10); use mlp or logreg on digits")
     if cfg.topology.file and cfg.topology.name != "file":
         raise ConfigError(f"config error: topology.file = {cfg.topology.file!r} is only used with "
                           f"--topology file (topology.name is {cfg.topology.name!r})")

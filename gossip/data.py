@@ -43,14 +43,26 @@ def load_digits_split(test_fraction: float, seed: int) -> Dataset:
     return Dataset(x[train], y[train], x[test], y[test], classes=10, name="digits")
 
 
-def load_dataset(name: str, test_fraction: float, seed: int) -> Dataset:
+def load_dataset(name: str, test_fraction: float, seed: int, data_dir: str | None = None,
+                 limit: int | None = None) -> Dataset:
+    """digits (bundled, split here) or mnist / fashion-mnist / cifar10 (their own test sets)."""
     if name == "digits":
-        return load_digits_split(test_fraction, seed)
-    raise ValueError(f"unknown dataset {name!r}; accepted: digits")
+        ds = load_digits_split(test_fraction, seed)
+        if limit:
+            ds = Dataset(ds.x_train[:limit], ds.y_train[:limit], ds.x_test[:limit],
+                         ds.y_test[:limit], ds.classes, ds.name)
+        return ds
+    from . import datasets
+
+    if name in ("mnist", "fashion-mnist"):
+        return datasets.load_mnist(data_dir, fashion=name == "fashion-mnist", limit=limit)
+    if name == "cifar10":
+        return datasets.load_cifar10(data_dir, limit=limit)
+    raise ValueError(f"unknown dataset {name!r}; accepted: digits, mnist, fashion-mnist, cifar10")
 
 
 def partition(labels: np.ndarray, n: int, how: str, seed: int, alpha: float = 0.5,
-              min_size: int = 1) -> list[np.ndarray]:
+              min_size: int = 1, shards_per_rank: int = 2) -> list[np.ndarray]:
     """Split sample indices across ``n`` ranks: ``iid`` (equal random shards) or ``dirichlet``
     (per class, proportions ~ Dirichlet(alpha); smaller alpha = more label skew)."""
     rng = numpy_rng(seed, -1, "partition")
@@ -60,8 +72,12 @@ def partition(labels: np.ndarray, n: int, how: str, seed: int, alpha: float = 0.
     if how == "iid":
         perm = rng.permutation(m)
         return [np.sort(p) for p in np.array_split(perm, n)]
+    if how == "shards":
+        from .datasets import shards_by_label
+
+        return shards_by_label(labels, n, shards_per_rank=shards_per_rank, seed=seed)
     if how != "dirichlet":
-        raise ValueError(f"unknown partition {how!r}; accepted: iid, dirichlet")
+        raise ValueError(f"unknown partition {how!r}; accepted: iid, dirichlet, shards")
     classes = np.unique(labels)
     for _ in range(1000):
         parts: list[list[np.ndarray]] = [[] for _ in range(n)]

@@ -9,8 +9,14 @@ from .rng import torch_generator
 
 
 def build_model(name: str, in_features: int, classes: int, hidden: int = 64,
-                seed: int = 0) -> nn.Module:
-    """``logreg`` (one linear layer) or ``mlp`` (in → hidden → classes, ReLU)."""
+                seed: int = 0, in_shape: tuple[int, ...] | None = None) -> nn.Module:
+    """``logreg`` (one linear layer), ``mlp`` (in → hidden → classes, ReLU), or the image
+    models ``cnn`` / ``resnet18`` (need ``in_shape`` = (C, H, W))."""
+    if name in ("cnn", "resnet18"):
+        from .vision import build_vision_model
+
+        return build_vision_model(name, in_shape, classes, seed=seed)
+    flat = in_shape is not None and len(in_shape) > 1
     if name == "logreg":
         model = nn.Linear(in_features, classes)
     elif name == "mlp":
@@ -24,4 +30,6 @@ def build_model(name: str, in_features: int, classes: int, hidden: int = 64,
                 bound = 1.0 / m.in_features ** 0.5
                 m.weight.uniform_(-bound, bound, generator=g)
                 m.bias.uniform_(-bound, bound, generator=g)
+    if flat:  # image arrays (N, C, H, W) into the linear models
+        return nn.Sequential(nn.Flatten(), model)
     return model

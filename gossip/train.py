@@ -162,11 +162,20 @@ def build_algorithm(cfg: Config, topo: topologies.TopologyInfo, block_sizes: lis
 
 
 @torch.no_grad()
-def evaluate(module: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-    logits = module(x)
-    loss = float(nn.functional.cross_entropy(logits, y))
-    acc = float((logits.argmax(1) == y).float().mean())
-    return acc, loss
+def evaluate(module: nn.Module, x: torch.Tensor, y: torch.Tensor,
+             batch: int = 1000) -> tuple[float, float]:
+    """Test accuracy and loss, in eval mode (BatchNorm uses its running statistics)."""
+    was_training = module.training
+    module.eval()
+    try:
+        correct, loss = 0, 0.0
+        for i in range(0, len(y), batch):
+            logits = module(x[i:i + batch])
+            loss += float(nn.functional.cross_entropy(logits, y[i:i + batch], reduction="sum"))
+            correct += int((logits.argmax(1) == y[i:i + batch]).sum())
+        return correct / len(y), loss / len(y)
+    finally:
+        module.train(was_training)
 
 
 def default_out_dir() -> str:
@@ -183,16 +192,18 @@ class Run:
         self.cfg, self.comm, self.topo, self.out, self.log = cfg, comm, topo, out, log
         torch.set_num_threads(1)
         try:
-            data: Dataset = load_dataset(cfg.data.dataset, cfg.data.test_fraction, cfg.train.seed)
+            data: Dataset = load_dataset(cfg.data.dataset, cfg.data.test_fraction, cfg.train.seed,
+                                         data_dir=cfg.data.data_dir, limit=cfg.data.limit)
             shards = partition(data.y_train, comm.size, cfg.data.partition, cfg.train.seed,
-                               alpha=cfg.data.alpha)
+                               alpha=cfg.data.alpha, shards_per_rank=cfg.data.shards_per_rank)
         except ValueError as e:  # same inputs on every rank: every rank stops with this message
             raise RunError(f"data: {e}") from None
         self.data = data
         self.x_test = torch.from_numpy(data.x_test)
         self.y_test = torch.from_numpy(data.y_test)
         mk = lambda: build_model(cfg.model.name, data.in_features, data.classes,  # noqa: E731
-                                 hidden=cfg.model.hidden, seed=cfg.train.seed)
+                                 hidden=cfg.model.hidden, seed=cfg.train.seed,
+                                 in_shape=tuple(data.x_train.shape[1:]))
         self.eval_model = FlatModel(mk())
         self.block_sizes = self.eval_model.sizes
         self.d = self.eval_model.size
@@ -222,6 +233,22 @@ class Run:
         for w in self.workers:
             self.algorithm.absorb(w.state, w.model.x, inbox[w.rank], t)
 
+    def _average_buffers(self) -> None:
+        """Give the evaluation model the ranks' mean buffers (BatchNorm running statistics)."""
+        names = [k for k, _ in self.eval_model.module.named_buffers()]
+        if not names:
+            return
+        flat = {w.rank: torch.cat([b.detach().reshape(-1).double()
+                                   for _, b in w.model.module.named_buffers()]).numpy()
+                for w in self.workers}
+        mean = self.comm.allreduce_sum(flat) / self.comm.size
+        off = 0
+        with torch.no_grad():
+            for _, b in self.eval_model.module.named_buffers():
+                n = b.numel()
+                b.copy_(torch.from_numpy(mean[off:off + n]).reshape(b.shape).to(b.dtype))
+                off += n
+
     def network_average(self) -> np.ndarray:
         total = self.comm.allreduce_sum({w.rank: w.model.x.astype(np.float64) for w in self.workers})
         return total / self.comm.size
@@ -235,6 +262,8 @@ class Run:
             "config_digest": self.cfg.digest(), "config": self.cfg.to_dict(),
             "topology_digest": self.topo.digest(),
             "x": w.model.x.copy(), "state": w.state,
+            "buffers": {k: v.detach().cpu().numpy().copy()
+                        for k, v in w.model.module.named_buffers()},
             "sampler": {"perm": w.sampler.perm, "pos": w.sampler.pos, "rng": w.sampler.rng},
             "message_bytes_total": w.message_bytes_total,
             "counter": self.comm.counters[w.rank],
@@ -255,6 +284,9 @@ class Run:
             tree = checkpoint.load(checkpoint.rank_file(self.out, t, w.rank))
             self._check_compatible(tree, t)
             w.model.x[:] = tree["x"]
+            with torch.no_grad():
+                for k, v in w.model.module.named_buffers():
+                    v.copy_(torch.from_numpy(np.asarray(tree["buffers"][k])))
             checkpoint.restore_into(w.state, tree["state"])
             w.sampler.perm, w.sampler.pos = tree["sampler"]["perm"], tree["sampler"]["pos"]
             w.sampler.rng = tree["sampler"]["rng"]
@@ -352,6 +384,8 @@ class Run:
                         np.count_nonzero(x) / x.size, w.info.kept, w.info.skipped, acc, dist],
                         dtype=np.float64)
                 table = comm.gather_to_root(rows)
+                if is_eval:
+                    self._average_buffers()  # BatchNorm statistics of the average model
                 if is_eval and root:
                     self.eval_model.load_flat(xbar.astype(np.float32))
                     avg_acc, avg_loss = evaluate(self.eval_model.module, self.x_test, self.y_test)
