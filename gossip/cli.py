@@ -143,16 +143,20 @@ def _rank_for_messages() -> tuple[int, object]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from topologies import TopologyError
+
     from . import config
     from .checkpoint import CheckpointError
     from .train import STOP, Preempted, RunError, make_communicator
 
     rank, world = _rank_for_messages()
+    started = []  # non-empty once training began: from then on a failure may be one rank's
 
     def say(msg: str, *, err: bool = False) -> None:
         if rank == 0:
             print(msg, file=sys.stderr if err else sys.stdout, flush=True)
 
+    cfg = None
     try:
         cfg = config.load(args.config, overrides_from(args))
         kind, n = make_communicator(cfg)
@@ -162,32 +166,47 @@ def cmd_train(args: argparse.Namespace) -> int:
             world = get_world()
             rank = world.Get_rank()
         install_signal_handlers()
-        return _train(cfg, kind, n, say)
-    except (ConfigError, RunError) as e:
-        say(f"gossip: {e}", err=True)
-        return EXIT_CONFIG
-    except CheckpointError as e:
-        print(f"gossip: rank {rank}: checkpoint error: {e}", file=sys.stderr, flush=True)
-        return EXIT_CONFIG
+        return _train(cfg, kind, n, say, started)
     except Preempted as e:
-        why = STOP.signal_name or "--stop-at-round"
+        why = STOP.signal_name or ("--stop-at-round" if cfg.train.stop_at_round == e.round
+                                   else "SIGTERM/SIGUSR1 on another rank")
         say(f"gossip: stopped by {why} after round {e.round}; every rank checkpointed it. "
             f"Continue with: gossip train --resume --out {cfg.train.out} (same settings)", err=True)
         return EXIT_PREEMPTED
-    except Exception as e:  # noqa: BLE001 - any failure on one rank must not hang the others
-        from topologies import TopologyError
-
-        if isinstance(e, TopologyError):
-            say(f"gossip: topology error: {e}", err=True)
+    except CheckpointError as e:  # every rank reaches the same verdict (agreed collectively)
+        print(f"gossip: rank {rank}: checkpoint error: {e}", file=sys.stderr, flush=True)
+        return EXIT_CONFIG
+    except (ConfigError, RunError, TopologyError) as e:
+        if not started:  # same inputs on every rank: one message, every rank exits 2
+            prefix = "topology error: " if isinstance(e, TopologyError) else ""
+            say(f"gossip: {prefix}{e}", err=True)
             return EXIT_CONFIG
-        print(f"gossip: rank {rank}: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
+        return _fail(rank, world, e, trace=False)
+    except Exception as e:  # noqa: BLE001 - any failure on one rank must not hang the others
+        return _fail(rank, world, e, trace=not isinstance(e, _quiet_errors()))
+
+
+def _quiet_errors() -> tuple[type, ...]:
+    from .algorithms import NeighbourDecodeError
+    from .comm.mpi import LostPeerError
+
+    return (NeighbourDecodeError, LostPeerError)
+
+
+def _fail(rank: int, world, e: BaseException, trace: bool) -> int:
+    """A failure on this rank during training: say so, then stop every rank (MPI Abort)."""
+    msg = str(e) if str(e).startswith("rank ") else f"rank {rank}: {e}"
+    print(f"gossip: {msg}", file=sys.stderr, flush=True)
+    if trace:
         traceback.print_exc()
-        if world is not None and world.Get_size() > 1:
-            world.Abort(EXIT_FAILURE)
-        return EXIT_FAILURE
+    if world is not None and world.Get_size() > 1:
+        print(f"gossip: rank {rank}: stopping every rank (the last complete checkpoint set "
+              f"stays in the run directory)", file=sys.stderr, flush=True)
+        world.Abort(EXIT_FAILURE)
+    return EXIT_FAILURE
 
 
-def _train(cfg, kind: str, n: int, say) -> int:
+def _train(cfg, kind: str, n: int, say, started: list) -> int:
     from .comm import InProcessCommunicator
     from .train import Run, RunError, build_topology, default_out_dir, format_summary, write_config
 
@@ -195,7 +214,7 @@ def _train(cfg, kind: str, n: int, say) -> int:
     if kind == "mpi":
         from .comm.mpi import MPICommunicator
 
-        comm = MPICommunicator(list(topo.neighbours))
+        comm = MPICommunicator(list(topo.neighbours), timeout=cfg.train.exchange_timeout)
     else:
         comm = InProcessCommunicator(list(topo.neighbours))
     # The root picks and checks the output directory; everyone learns the verdict.
@@ -234,6 +253,7 @@ def _train(cfg, kind: str, n: int, say) -> int:
     say(f"model {cfg.model.name}: {run.d:,} entries; data {cfg.data.dataset} "
         f"({len(run.data.y_train)} train / {len(run.data.y_test)} test, {cfg.data.partition}); "
         f"writing {out}/")
+    started.append(True)
     summary = run.execute(resume_round)
     if summary is not None:
         say(format_summary(summary))

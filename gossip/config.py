@@ -192,6 +192,9 @@ class TrainConfig:
     ranks: int = opt(4, "number of simulated ranks with --comm inprocess (ignored under MPI)",
                      flag="--ranks", lo=1, hi=4096)
     progress: bool = opt(True, "progress bar on rank 0", flag="--progress")
+    exchange_timeout: float = opt(30.0, "seconds to wait for a peer in any exchange before "
+                                  "stopping every rank with a message naming it (MPI only)",
+                                  flag="--exchange-timeout", lo=0.0, lo_open=True)
     checkpoint_every: int = opt(100, "write a checkpoint set (every rank) every N rounds; 0 = only "
                                 "when stopped by SIGTERM/SIGUSR1", flag="--checkpoint-every", lo=0)
     keep_checkpoints: int = opt(2, "checkpoint sets kept on disk (older ones are deleted)",
@@ -227,6 +230,7 @@ class Config:
     # other values; MPI and in-process runs are bit-identical, so the communicator is one too).
     RUN_ONLY = ("train.out", "train.progress", "train.resume", "train.checkpoint_every",
                 "train.keep_checkpoints", "train.stop_at_round", "train.comm", "train.ranks",
+                "train.exchange_timeout",
                 "train.eval_every")
 
     def digest(self, exclude: tuple[str, ...] = RUN_ONLY) -> str:

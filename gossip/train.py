@@ -232,6 +232,10 @@ class Run:
             inbox = self.comm.exchange(outgoing)
         for w in self.workers:
             self.algorithm.absorb(w.state, w.model.x, inbox[w.rank], t)
+            if not np.isfinite(w.model.x).all():
+                bad = int(np.size(w.model.x) - np.count_nonzero(np.isfinite(w.model.x)))
+                raise RunError(f"rank {w.rank}: the model has {bad} non-finite entries after "
+                               f"round {t}; lower --lr or --gamma")
 
     def _average_buffers(self) -> None:
         """Give the evaluation model the ranks' mean buffers (BatchNorm running statistics)."""
@@ -326,8 +330,8 @@ class Run:
 
     def stop_requested(self, t: int) -> bool:
         """Did any rank get SIGTERM/SIGUSR1 (or reach --stop-at-round)?  Every rank agrees."""
-        local = float(STOP.requested or (self.cfg.train.stop_at_round or 0) == t)
-        return bool(self.comm.allreduce_sum({r: np.array([local]) for r in self.comm.local_ranks})[0])
+        local = bool(STOP.requested or (self.cfg.train.stop_at_round or 0) == t)
+        return self.comm.any_flag({r: local for r in self.comm.local_ranks})
 
     # -- the loop ------------------------------------------------------------------------
     def execute(self, resume_round: int | None = None) -> dict | None:

@@ -58,6 +58,8 @@ class RawCodec:
         if len(body) - pos != 4 * d:
             raise DecodeError(f"raw message carries {len(body) - pos} value bytes, expected {4 * d}")
         v = np.frombuffer(body, dtype="<f4", count=d, offset=pos).astype(np.float32)
+        if not np.isfinite(v).all():
+            raise DecodeError("raw message carries a non-finite value")
         return Dense(v)
 
 

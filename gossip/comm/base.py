@@ -72,6 +72,11 @@ class Communicator(ABC):
     def gather_to_root(self, rows: dict[int, np.ndarray]) -> np.ndarray | None:
         """Stack one float64 row per rank, in rank order, at the root (None elsewhere)."""
 
+    def any_flag(self, flags: dict[int, bool]) -> bool:
+        """OR of one flag per rank, the same answer on every rank."""
+        total = self.allreduce_sum({r: np.array([float(flags[r])]) for r in self.local_ranks})
+        return bool(total[0])
+
     @abstractmethod
     def broadcast_str(self, text: str | None) -> str:
         """The root's string, on every process."""

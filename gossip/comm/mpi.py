@@ -1,7 +1,8 @@
 """MPI communicator: a distributed-graph communicator and neighbourhood collectives.
 
-One round: ``Neighbor_allgather`` of each rank's message size (int64), then
-``Neighbor_allgatherv`` of the uint8 payloads.  Buffer-based calls only: nothing is pickled.
+One round: each rank announces its message size (one int64) to each neighbour with
+``Isend``/``Irecv`` (so a silent neighbour can be named), then ``Ineighbor_allgatherv`` moves
+the uint8 payloads.  Every wait has a deadline.  Buffer-based calls only: nothing is pickled.
 """
 
 from __future__ import annotations
@@ -26,16 +27,26 @@ def world():
     return MPI.COMM_WORLD
 
 
-class MPICommunicator(Communicator):
-    name = "mpi"
+class LostPeerError(RuntimeError):
+    """A peer did not answer within the exchange timeout (dead, stuck or partitioned)."""
 
-    def __init__(self, neighbours: list[tuple[int, ...]], comm=None):
+
+class MPICommunicator(Communicator):
+    """One rank per process.  Every wait has a deadline (``timeout`` seconds): a rank that dies
+    or hangs makes the others raise :class:`LostPeerError` naming it, instead of hanging."""
+
+    name = "mpi"
+    SIZE_TAG = 17
+
+    def __init__(self, neighbours: list[tuple[int, ...]], comm=None, timeout: float = 30.0):
         from mpi4py import MPI
 
         self.MPI = MPI
         self.world = comm if comm is not None else MPI.COMM_WORLD
         self.size = self.world.Get_size()
         self.rank = self.world.Get_rank()
+        self.timeout = float(timeout)
+        self.round = 0
         if len(neighbours) != self.size:
             raise ValueError(f"topology has {len(neighbours)} nodes, MPI world has {self.size}")
         nbrs = list(sorted(neighbours[self.rank]))
@@ -44,53 +55,120 @@ class MPICommunicator(Communicator):
         self.graph = self.world.Create_dist_graph_adjacent(nbrs, nbrs, reorder=False)
         self.counters = {self.rank: ByteCounter()}
         self._size_out = np.zeros(1, dtype=np.int64)
-        self._sizes_in = np.zeros(len(nbrs), dtype=np.int64)
 
+    # -- waiting with a deadline -------------------------------------------------------------
+    def _wait(self, pending: list[tuple[object, int | None]], what: str,
+              patience: float = 1.0) -> None:
+        """Wait for (request, peer) pairs; past the deadline name the peers still missing.
+        ``patience`` > 1 lets the root, which can name the culprit, time out first."""
+        import time
+
+        deadline = time.monotonic() + self.timeout * patience
+        nap = 0.0
+        while pending:
+            pending = [(req, peer) for req, peer in pending if not req.Test()]
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                peers = sorted({p for _, p in pending if p is not None})
+                who = (f"rank{'s' if len(peers) > 1 else ''} {', '.join(map(str, peers))}"
+                       if peers else "another rank")
+                raise LostPeerError(
+                    f"rank {self.rank}: no answer from {who} within {self.timeout * patience:g} s during "
+                    f"{what} (round {self.round}); that rank has died or hangs "
+                    f"(raise --exchange-timeout if rounds are legitimately slow)")
+            time.sleep(nap)
+            nap = min(1e-3, nap + 1e-4)
+
+    def _sizes_from(self, peers: list[int], what: str) -> np.ndarray:
+        """Point-to-point size announcements, so a missing peer can be named."""
+        MPI = self.MPI
+        sizes = np.zeros(len(peers), dtype=np.int64)
+        reqs = [(self.world.Irecv([sizes[k:k + 1], MPI.INT64_T], source=j, tag=self.SIZE_TAG), j)
+                for k, j in enumerate(peers)]
+        sends = [(self.world.Isend([self._size_out, MPI.INT64_T], dest=j, tag=self.SIZE_TAG), j)
+                 for j in peers]
+        self._wait(reqs + sends, what)
+        return sizes
+
+    # -- the exchanges -------------------------------------------------------------------------
     def exchange(self, outgoing: dict[int, bytes]) -> dict[int, dict[int, bytes]]:
         MPI = self.MPI
+        self.round += 1
         msg = np.frombuffer(outgoing[self.rank], dtype=np.uint8)
         self._size_out[0] = msg.size
-        self.graph.Neighbor_allgather([self._size_out, MPI.INT64_T], [self._sizes_in, MPI.INT64_T])
-        sizes = self._sizes_in
+        nbrs = list(self.neighbours[self.rank])
+        sizes = self._sizes_from(nbrs, "the neighbour exchange (sizes)")
         displs = np.zeros_like(sizes)
         np.cumsum(sizes[:-1], out=displs[1:])
         recv = np.empty(int(sizes.sum()), dtype=np.uint8)
-        self.graph.Neighbor_allgatherv([msg, MPI.BYTE],
-                                       [recv, (sizes.astype(np.int32), displs.astype(np.int32)),
-                                        MPI.BYTE])
-        nbrs = self.neighbours[self.rank]
+        req = self.graph.Ineighbor_allgatherv(
+            [msg, MPI.BYTE], [recv, (sizes.astype(np.int32), displs.astype(np.int32)), MPI.BYTE])
+        self._wait([(req, None)], f"the neighbour exchange (payloads from {nbrs})")
         inbox = {j: recv[displs[k]:displs[k] + sizes[k]].tobytes() for k, j in enumerate(nbrs)}
         self.counters[self.rank].record(msg.size, {j: len(m) for j, m in inbox.items()}, 8)
         return {self.rank: inbox}
 
     def allgather(self, outgoing: dict[int, bytes]) -> dict[int, dict[int, bytes]]:
         MPI = self.MPI
+        self.round += 1
         msg = np.frombuffer(outgoing[self.rank], dtype=np.uint8)
         self._size_out[0] = msg.size
-        sizes = np.zeros(self.size, dtype=np.int64)
-        self.world.Allgather([self._size_out, MPI.INT64_T], [sizes, MPI.INT64_T])
+        others = [j for j in range(self.size) if j != self.rank]
+        got = self._sizes_from(others, "the allgather (sizes)")
+        sizes = np.insert(got, self.rank, msg.size)
         displs = np.zeros_like(sizes)
         np.cumsum(sizes[:-1], out=displs[1:])
         recv = np.empty(int(sizes.sum()), dtype=np.uint8)
-        self.world.Allgatherv([msg, MPI.BYTE],
-                              [recv, (sizes.astype(np.int32), displs.astype(np.int32)), MPI.BYTE])
-        inbox = {j: recv[displs[j]:displs[j] + sizes[j]].tobytes()
-                 for j in range(self.size) if j != self.rank}
+        req = self.world.Iallgatherv(
+            [msg, MPI.BYTE], [recv, (sizes.astype(np.int32), displs.astype(np.int32)), MPI.BYTE])
+        self._wait([(req, None)], "the allgather (payloads)")
+        inbox = {j: recv[displs[j]:displs[j] + sizes[j]].tobytes() for j in others}
         self.counters[self.rank].record(msg.size, {j: len(m) for j, m in inbox.items()}, 8)
         return {self.rank: inbox}
 
     def allreduce_sum(self, arrays: dict[int, np.ndarray]) -> np.ndarray:
         a = np.ascontiguousarray(arrays[self.rank], dtype=np.float64)
         out = np.empty_like(a)
-        self.world.Allreduce([a, self.MPI.DOUBLE], [out, self.MPI.DOUBLE], op=self.MPI.SUM)
+        req = self.world.Iallreduce([a, self.MPI.DOUBLE], [out, self.MPI.DOUBLE], op=self.MPI.SUM)
+        self._wait([(req, None)], "an allreduce")
         return out
 
+    ROW_TAG, FLAG_TAG, VERDICT_TAG = 18, 19, 20
+
     def gather_to_root(self, rows: dict[int, np.ndarray]) -> np.ndarray | None:
+        """Point-to-point to rank 0, so the root can name a rank that went silent."""
+        MPI = self.MPI
         row = np.ascontiguousarray(rows[self.rank], dtype=np.float64)
-        out = np.empty((self.size, row.size), dtype=np.float64) if self.rank == 0 else None
-        self.world.Gather([row, self.MPI.DOUBLE], [out, self.MPI.DOUBLE] if out is not None else None,
-                          root=0)
+        if self.rank != 0:
+            self._wait([(self.world.Isend([row, MPI.DOUBLE], dest=0, tag=self.ROW_TAG), 0)],
+                       "the metrics gather", patience=2.0)
+            return None
+        out = np.empty((self.size, row.size), dtype=np.float64)
+        out[0] = row
+        self._wait([(self.world.Irecv([out[j], MPI.DOUBLE], source=j, tag=self.ROW_TAG), j)
+                    for j in range(1, self.size)], "the metrics gather")
         return out
+
+    def any_flag(self, flags: dict[int, bool]) -> bool:
+        """OR of one flag per rank, agreed by all (through rank 0, which names a silent rank)."""
+        MPI = self.MPI
+        mine = np.array([1 if flags[self.rank] else 0], dtype=np.int64)
+        verdict = np.zeros(1, dtype=np.int64)
+        if self.rank == 0:
+            got = np.zeros(self.size, dtype=np.int64)
+            got[0] = mine[0]
+            self._wait([(self.world.Irecv([got[j:j + 1], MPI.INT64_T], source=j,
+                                          tag=self.FLAG_TAG), j) for j in range(1, self.size)],
+                       "the end-of-round agreement")
+            verdict[0] = got.max()
+            self._wait([(self.world.Isend([verdict, MPI.INT64_T], dest=j, tag=self.VERDICT_TAG), j)
+                        for j in range(1, self.size)], "the end-of-round agreement")
+        else:
+            send = self.world.Isend([mine, MPI.INT64_T], dest=0, tag=self.FLAG_TAG)
+            recv = self.world.Irecv([verdict, MPI.INT64_T], source=0, tag=self.VERDICT_TAG)
+            self._wait([(send, 0), (recv, 0)], "the end-of-round agreement", patience=2.0)
+        return bool(verdict[0])
 
     def broadcast_str(self, text: str | None) -> str:
         buf = np.zeros(4096, dtype=np.uint8)
@@ -99,11 +177,11 @@ class MPICommunicator(Communicator):
             if len(raw) > 4095:
                 raise ValueError("string too long to broadcast")
             buf[:len(raw)] = np.frombuffer(raw, dtype=np.uint8)
-        self.world.Bcast([buf, self.MPI.BYTE], root=0)
+        self._wait([(self.world.Ibcast([buf, self.MPI.BYTE], root=0), None)], "a broadcast")
         return buf.tobytes().rstrip(b"\0").decode()
 
     def barrier(self) -> None:
-        self.world.Barrier()
+        self._wait([(self.world.Ibarrier(), None)], "a barrier")
 
     def abort(self, code: int = 1) -> None:
         self.world.Abort(code)

@@ -1,0 +1,116 @@
+"""Failures under real MPI: a killed rank, a signal on one rank, non-finite numbers."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from gossip import checkpoint
+
+pytestmark = pytest.mark.mpi
+MPIEXEC = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which("mpiexec")
+
+
+def rank_pids(marker: str) -> dict[int, int]:
+    """PID of every MPI rank whose command line contains ``marker`` (from /proc)."""
+    out = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            if marker not in cmd or "python" not in cmd:
+                continue
+            env = dict(kv.split("=", 1) for kv in (d / "environ").read_bytes().decode(
+                errors="replace").split("\0") if "=" in kv)
+        except OSError:
+            continue
+        if "PMI_RANK" in env:
+            out[int(env["PMI_RANK"])] = int(d.name)
+    return out
+
+
+def start(out: Path, *extra: str, cleanup: bool = True):
+    cmd = [MPIEXEC, *([] if cleanup else ["-disable-auto-cleanup"]), "-n", "4", sys.executable,
+           "-m", "gossip", "train", "--rounds", "100000", "--out", str(out), "--no-progress",
+           "--exchange-timeout", "5", *extra]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_progress(out: Path, proc, lines: int = 200) -> dict[int, int]:
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        m = out / "metrics.jsonl"
+        if m.exists() and m.read_text().count("\n") >= lines:
+            pids = rank_pids(str(out))
+            if len(pids) == 4:
+                return pids
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.2)
+    raise AssertionError("the run made no progress")
+
+
+def test_killed_rank_is_named_and_everyone_exits(tmp_path):
+    # -disable-auto-cleanup: the launcher does not kill the survivors, gossip itself must notice
+    proc = start(tmp_path / "o", cleanup=False)
+    pids = wait_for_progress(tmp_path / "o", proc)
+    t0 = time.time()
+    os.kill(pids[2], signal.SIGKILL)
+    _, err = proc.communicate(timeout=60)
+    took = time.time() - t0
+    assert proc.returncode != 0
+    assert took < 30, took
+    assert "no answer from rank 2" in err, err
+
+
+def test_hung_rank_is_named(tmp_path):
+    proc = start(tmp_path / "o")
+    pids = wait_for_progress(tmp_path / "o", proc)
+    os.kill(pids[3], signal.SIGSTOP)  # alive but stuck
+    t0 = time.time()
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        for p in pids.values():
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    assert proc.returncode != 0 and time.time() - t0 < 30
+    assert "no answer from rank 3" in err, err
+
+
+def test_sigusr1_on_one_rank_checkpoints_every_rank(tmp_path):
+    out = tmp_path / "o"
+    proc = start(out, "--checkpoint-every", "0")
+    pids = wait_for_progress(out, proc)
+    os.kill(pids[1], signal.SIGUSR1)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 75, err
+    assert "stopped by SIGTERM/SIGUSR1 on another rank" in err and "--resume" in err
+    t = checkpoint.latest_complete(out, 4)
+    assert t is not None  # all four ranks wrote the same round
+    last = max(json.loads(x)["round"] for x in (out / "metrics.jsonl").read_text().splitlines())
+    assert last == t  # metrics are complete up to the checkpointed round
+
+
+def test_non_finite_model_stops_the_run(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "gossip", "train", "--comm", "inprocess",
+                        "--algorithm", "dpsgd", "--lr", "1e30", "--rounds", "50",
+                        "--checkpoint-every", "1", "--out", str(tmp_path / "o"), "--no-progress"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1
+    assert "non-finite" in r.stderr and "lower --lr" in r.stderr
+    assert "Traceback" not in r.stderr
+    t = checkpoint.latest_complete(tmp_path / "o", 4)
+    assert t is not None  # the last good checkpoint set stays
+    ck = checkpoint.load(checkpoint.rank_file(tmp_path / "o", t, 0))
+    import numpy as np
+
+    assert np.isfinite(ck["x"]).all()
