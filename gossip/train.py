@@ -98,7 +98,7 @@ class Worker(GradientOracle):
             if saved is not None:
                 self.model.x[:] = saved
         if not math.isfinite(value):
-            raise RunError(f"rank {self.rank}: training loss became {value}; lower --lr "
+            raise RunError(f"rank {self.rank}: training loss became non-finite ({value}); lower --lr "
                            f"or --gamma")
         if x is None and math.isnan(self.loss):
             self.loss = value

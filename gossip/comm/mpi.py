@@ -1,8 +1,9 @@
 """MPI communicator: a distributed-graph communicator and neighbourhood collectives.
 
-One round: each rank announces its message size (one int64) to each neighbour with
-``Isend``/``Irecv`` (so a silent neighbour can be named), then ``Ineighbor_allgatherv`` moves
-the uint8 payloads.  Every wait has a deadline.  Buffer-based calls only: nothing is pickled.
+One round: each rank announces its message size (one int64) to each neighbour, then sends
+the uint8 payload, both with non-blocking ``Isend``/``Irecv`` on the distributed-graph
+communicator.  Point-to-point rather than ``Neighbor_allgatherv``, so that every wait can have
+a deadline and a neighbour that goes silent is named.  Buffer-based calls only: no pickles.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class MPICommunicator(Communicator):
     or hangs makes the others raise :class:`LostPeerError` naming it, instead of hanging."""
 
     name = "mpi"
-    SIZE_TAG = 17
+    SIZE_TAG, DATA_TAG = 17, 21
 
     def __init__(self, neighbours: list[tuple[int, ...]], comm=None, timeout: float = 30.0):
         from mpi4py import MPI
@@ -53,6 +54,8 @@ class MPICommunicator(Communicator):
         self.local_ranks = [self.rank]
         self.neighbours = {self.rank: tuple(nbrs)}
         self.graph = self.world.Create_dist_graph_adjacent(nbrs, nbrs, reorder=False)
+        # reorder=False keeps world ranks; the allgather methods address every rank through it
+        self._gidx = {j: j for j in range(self.size)}
         self.counters = {self.rank: ByteCounter()}
         self._size_out = np.zeros(1, dtype=np.int64)
 
@@ -84,46 +87,43 @@ class MPICommunicator(Communicator):
         """Point-to-point size announcements, so a missing peer can be named."""
         MPI = self.MPI
         sizes = np.zeros(len(peers), dtype=np.int64)
-        reqs = [(self.world.Irecv([sizes[k:k + 1], MPI.INT64_T], source=j, tag=self.SIZE_TAG), j)
-                for k, j in enumerate(peers)]
-        sends = [(self.world.Isend([self._size_out, MPI.INT64_T], dest=j, tag=self.SIZE_TAG), j)
-                 for j in peers]
+        reqs = [(self.graph.Irecv([sizes[k:k + 1], MPI.INT64_T], source=self._gidx[j],
+                                  tag=self.SIZE_TAG), j) for k, j in enumerate(peers)]
+        sends = [(self.graph.Isend([self._size_out, MPI.INT64_T], dest=self._gidx[j],
+                                   tag=self.SIZE_TAG), j) for j in peers]
         self._wait(reqs + sends, what)
         return sizes
 
     # -- the exchanges -------------------------------------------------------------------------
-    def exchange(self, outgoing: dict[int, bytes]) -> dict[int, dict[int, bytes]]:
+    def _payloads(self, msg: np.ndarray, peers: list[int], sizes: np.ndarray,
+                  what: str) -> dict[int, bytes]:
+        """Point-to-point payloads (known sizes): a peer that goes silent is named."""
         MPI = self.MPI
+        bufs = {j: np.empty(int(n), dtype=np.uint8) for j, n in zip(peers, sizes)}
+        reqs = [(self.graph.Irecv([bufs[j], MPI.BYTE], source=self._gidx[j], tag=self.DATA_TAG), j)
+                for j in peers]
+        reqs += [(self.graph.Isend([msg, MPI.BYTE], dest=self._gidx[j], tag=self.DATA_TAG), j)
+                 for j in peers]
+        self._wait(reqs, what)
+        return {j: bufs[j].tobytes() for j in peers}
+
+    def exchange(self, outgoing: dict[int, bytes]) -> dict[int, dict[int, bytes]]:
         self.round += 1
         msg = np.frombuffer(outgoing[self.rank], dtype=np.uint8)
         self._size_out[0] = msg.size
         nbrs = list(self.neighbours[self.rank])
         sizes = self._sizes_from(nbrs, "the neighbour exchange (sizes)")
-        displs = np.zeros_like(sizes)
-        np.cumsum(sizes[:-1], out=displs[1:])
-        recv = np.empty(int(sizes.sum()), dtype=np.uint8)
-        req = self.graph.Ineighbor_allgatherv(
-            [msg, MPI.BYTE], [recv, (sizes.astype(np.int32), displs.astype(np.int32)), MPI.BYTE])
-        self._wait([(req, None)], f"the neighbour exchange (payloads from {nbrs})")
-        inbox = {j: recv[displs[k]:displs[k] + sizes[k]].tobytes() for k, j in enumerate(nbrs)}
+        inbox = self._payloads(msg, nbrs, sizes, "the neighbour exchange (payloads)")
         self.counters[self.rank].record(msg.size, {j: len(m) for j, m in inbox.items()}, 8)
         return {self.rank: inbox}
 
     def allgather(self, outgoing: dict[int, bytes]) -> dict[int, dict[int, bytes]]:
-        MPI = self.MPI
         self.round += 1
         msg = np.frombuffer(outgoing[self.rank], dtype=np.uint8)
         self._size_out[0] = msg.size
         others = [j for j in range(self.size) if j != self.rank]
-        got = self._sizes_from(others, "the allgather (sizes)")
-        sizes = np.insert(got, self.rank, msg.size)
-        displs = np.zeros_like(sizes)
-        np.cumsum(sizes[:-1], out=displs[1:])
-        recv = np.empty(int(sizes.sum()), dtype=np.uint8)
-        req = self.world.Iallgatherv(
-            [msg, MPI.BYTE], [recv, (sizes.astype(np.int32), displs.astype(np.int32)), MPI.BYTE])
-        self._wait([(req, None)], "the allgather (payloads)")
-        inbox = {j: recv[displs[j]:displs[j] + sizes[j]].tobytes() for j in others}
+        sizes = self._sizes_from(others, "the allgather (sizes)")
+        inbox = self._payloads(msg, others, sizes, "the allgather (payloads)")
         self.counters[self.rank].record(msg.size, {j: len(m) for j, m in inbox.items()}, 8)
         return {self.rank: inbox}
 
