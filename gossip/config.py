@@ -192,6 +192,10 @@ class TrainConfig:
     ranks: int = opt(4, "number of simulated ranks with --comm inprocess (ignored under MPI)",
                      flag="--ranks", lo=1, hi=4096)
     progress: bool = opt(True, "progress bar on rank 0", flag="--progress")
+    device: str = opt("auto", "where each rank computes: cpu, cuda (local rank i uses GPU i mod "
+                      "count), or auto (cuda when available); models, messages and codecs are "
+                      "identical either way, the algorithms work on a host copy",
+                      flag="--device", choices=("auto", "cpu", "cuda"))
     exchange_timeout: float = opt(30.0, "seconds to wait for a peer in any exchange before "
                                   "stopping every rank with a message naming it (MPI only)",
                                   flag="--exchange-timeout", lo=0.0, lo_open=True)

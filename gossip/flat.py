@@ -12,9 +12,14 @@ from torch import nn
 
 
 class FlatModel:
-    """Wraps ``module`` so that its parameters are views into ``self.flat``."""
+    """Wraps ``module`` so that its parameters are views into ``self.flat``.
 
-    def __init__(self, module: nn.Module):
+    On a GPU the parameters live in a device buffer and ``self.x`` is the host (numpy) copy the
+    algorithms and codecs work on; :meth:`sync` copies x to the device before each forward.
+    """
+
+    def __init__(self, module: nn.Module, device: str | torch.device = "cpu"):
+        self.device = torch.device(device)
         self.module = module
         self.params = [p for p in module.parameters() if p.requires_grad]
         self.names = [n for n, p in module.named_parameters() if p.requires_grad]
@@ -27,12 +32,26 @@ class FlatModel:
                 self.flat[off:off + n].copy_(p.detach().reshape(-1))
                 p.data = self.flat[off:off + n].view_as(p)
                 off += n
-        self.x = self.flat.numpy()  # shares memory with the parameters
+        self.x = self.flat.numpy()  # shares memory with the parameters (on the CPU)
+        self.on_device = self.device.type != "cpu"
+        if self.on_device:
+            self.module.to(self.device)  # buffers (BatchNorm statistics) too
+            self.dev_flat = self.flat.to(self.device)
+            off = 0
+            for p, n in zip(self.params, self.sizes):
+                p.data = self.dev_flat[off:off + n].view_as(p)
+                off += n
+
+    def sync(self) -> None:
+        """Make the device parameters equal the host vector x (no-op on the CPU)."""
+        if self.on_device:
+            self.dev_flat.copy_(torch.from_numpy(self.x))
 
     def gradient(self) -> np.ndarray:
         """The flat gradient after ``backward`` (a fresh float32 array)."""
-        return torch.cat([p.grad.reshape(-1) if p.grad is not None else torch.zeros(p.numel())
-                          for p in self.params]).numpy()
+        return torch.cat([p.grad.reshape(-1) if p.grad is not None
+                          else torch.zeros(p.numel(), device=p.device)
+                          for p in self.params]).cpu().numpy()
 
     def zero_grad(self) -> None:
         for p in self.params:

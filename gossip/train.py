@@ -85,8 +85,10 @@ class Worker(GradientOracle):
             saved = self.model.x.copy()
             self.model.x[:] = x
         try:
+            self.model.sync()
             self.model.zero_grad()
-            loss = nn.functional.cross_entropy(self.model.module(xb), yb)
+            dev = self.model.device
+            loss = nn.functional.cross_entropy(self.model.module(xb.to(dev)), yb.to(dev))
             loss.backward()
             value = float(loss.detach())
             g = self.model.gradient()
@@ -167,15 +169,42 @@ def evaluate(module: nn.Module, x: torch.Tensor, y: torch.Tensor,
     """Test accuracy and loss, in eval mode (BatchNorm uses its running statistics)."""
     was_training = module.training
     module.eval()
+    dev = next(module.parameters()).device
     try:
         correct, loss = 0, 0.0
         for i in range(0, len(y), batch):
-            logits = module(x[i:i + batch])
-            loss += float(nn.functional.cross_entropy(logits, y[i:i + batch], reduction="sum"))
-            correct += int((logits.argmax(1) == y[i:i + batch]).sum())
+            xb, yb = x[i:i + batch].to(dev), y[i:i + batch].to(dev)
+            logits = module(xb)
+            loss += float(nn.functional.cross_entropy(logits, yb, reduction="sum"))
+            correct += int((logits.argmax(1) == yb).sum())
         return correct / len(y), loss / len(y)
     finally:
         module.train(was_training)
+
+
+def cpu_state(module: nn.Module) -> dict:
+    """A state_dict with CPU tensors, loadable anywhere with weights_only=True."""
+    return {k: v.detach().cpu() for k, v in module.state_dict().items()}
+
+
+def local_rank(comm: Communicator, rank: int) -> int:
+    """This rank's index among the ranks on its node (launcher variables, else rank)."""
+    for key in ("MPI_LOCALRANKID", "OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID",
+                "PMI_LOCAL_RANK", "MV2_COMM_WORLD_LOCAL_RANK"):
+        if key in os.environ and comm.name == "mpi":
+            return int(os.environ[key])
+    return rank
+
+
+def pick_device(choice: str, rank: int, comm: Communicator) -> str:
+    """``cpu``, ``cuda`` (local rank i takes GPU i mod count) or ``auto`` (cuda when present)."""
+    if choice == "cpu" or (choice == "auto" and not torch.cuda.is_available()):
+        return "cpu"
+    if not torch.cuda.is_available():
+        raise RunError("--device cuda: no CUDA device is visible to this process (check "
+                       "CUDA_VISIBLE_DEVICES and the torch build: torch.cuda.is_available() is "
+                       "False); use --device cpu or auto")
+    return f"cuda:{local_rank(comm, rank) % torch.cuda.device_count()}"
 
 
 def default_out_dir() -> str:
@@ -204,14 +233,15 @@ class Run:
         mk = lambda: build_model(cfg.model.name, data.in_features, data.classes,  # noqa: E731
                                  hidden=cfg.model.hidden, seed=cfg.train.seed,
                                  in_shape=tuple(data.x_train.shape[1:]))
-        self.eval_model = FlatModel(mk())
+        self.devices = {r: pick_device(cfg.train.device, r, comm) for r in comm.local_ranks}
+        self.eval_model = FlatModel(mk(), self.devices[comm.local_ranks[0]])
         self.block_sizes = self.eval_model.sizes
         self.d = self.eval_model.size
         x0 = self.eval_model.x.copy()
         self.algorithm = build_algorithm(cfg, topo, self.block_sizes, comm.local_ranks)
         self.workers = []
         for r in comm.local_ranks:
-            model = FlatModel(mk())
+            model = FlatModel(mk(), self.devices[r])
             idx = shards[r]
             sampler = BatchSampler(data.x_train[idx], data.y_train[idx], cfg.data.batch_size,
                                    numpy_rng(cfg.train.seed, r, "sampler"))
@@ -380,6 +410,7 @@ class Run:
                     x = w.model.x
                     acc = dist = float("nan")
                     if is_eval:
+                        w.model.sync()
                         acc, _ = evaluate(w.model.module, self.x_test, self.y_test)
                         dist = float(np.linalg.norm(x - xbar))
                     rows[w.rank] = np.array([
@@ -392,6 +423,7 @@ class Run:
                     self._average_buffers()  # BatchNorm statistics of the average model
                 if is_eval and root:
                     self.eval_model.load_flat(xbar.astype(np.float32))
+                    self.eval_model.sync()
                     avg_acc, avg_loss = evaluate(self.eval_model.module, self.x_test, self.y_test)
                     rank_acc = [float(a) for a in table[:, FIELDS.index("test_accuracy")]]
                 if root:
@@ -438,14 +470,14 @@ class Run:
         comm = self.comm
         for w in self.workers:
             (self.out / "rank_models").mkdir(exist_ok=True)
-            torch.save(w.model.module.state_dict(), self.out / "rank_models" / f"rank{w.rank:04d}.pt")
+            torch.save(cpu_state(w.model.module), self.out / "rank_models" / f"rank{w.rank:04d}.pt")
         totals = comm.gather_to_root({r: np.array([
             comm.counters[r].sent, comm.counters[r].received, comm.counters[r].control_sent,
             np.count_nonzero(w.model.x) / self.d, w.message_bytes_total])
             for r, w in zip(comm.local_ranks, self.workers)})
         if not comm.is_root:
             return None
-        torch.save(self.eval_model.module.state_dict(), self.out / "model.pt")
+        torch.save(cpu_state(self.eval_model.module), self.out / "model.pt")
         total_sent = int(totals[:, 0].sum())
         rounds = self.cfg.train.rounds
         peers = comm.size - 1 if self.algorithm.exchange == "all" else None
