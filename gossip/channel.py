@@ -87,17 +87,20 @@ class Channel:
     def __init__(self, compressor, codec, seed: int, purpose: str = "compress"):
         self.compressor, self.codec, self.seed, self.purpose = compressor, codec, seed, purpose
 
-    def _rng(self, sender: int, round_: int) -> np.random.Generator:
-        return numpy_rng(self.seed, sender, self.purpose, round_)
+    def _rng(self, sender: int, round_: int, stream: int) -> np.random.Generator:
+        extra = (stream,) if stream else ()
+        return numpy_rng(self.seed, sender, self.purpose, round_, *extra)
 
-    def _aux(self, sender: int, round_: int):
+    def _aux(self, sender: int, round_: int, stream: int = 0):
         f = getattr(self.compressor, "receiver_aux", None)
-        return f(self._rng(sender, round_)) if f else None
+        return f(self._rng(sender, round_, stream)) if f else None
 
-    def send(self, v: np.ndarray, sender: int, round_: int) -> Sent:
-        rep = self.compressor.compress(v, self._rng(sender, round_))
+    def send(self, v: np.ndarray, sender: int, round_: int, stream: int = 0) -> Sent:
+        """Compress and encode ``v``; ``stream`` separates the random draws of several
+        messages one sender composes in a round (per-edge streams)."""
+        rep = self.compressor.compress(v, self._rng(sender, round_, stream))
         msg = self.codec.encode(rep)
-        decoded = self.compressor.decompress(rep, self._aux(sender, round_))
+        decoded = self.compressor.decompress(rep, self._aux(sender, round_, stream))
         sent = Sent(msg, decoded, rep)
         if isinstance(rep, Quantized):
             sent.symbol_entropy_bits = vsc.entropy_bits(rep.symbols) / max(1, rep.symbols.size)
@@ -105,10 +108,10 @@ class Channel:
             sent.kept = int(rep.indices.size)
         return sent
 
-    def receive(self, message: bytes, sender: int, round_: int) -> np.ndarray:
+    def receive(self, message: bytes, sender: int, round_: int, stream: int = 0) -> np.ndarray:
         """Decode a neighbour's message (DecodeError if malformed) to its float32 vector."""
         rep = self.codec.decode(message)
-        return self.compressor.decompress(rep, self._aux(sender, round_))
+        return self.compressor.decompress(rep, self._aux(sender, round_, stream))
 
 
 class ErrorMemory:

@@ -55,6 +55,14 @@ class TopologyConfig:
     degree: int = opt(3, "degree of random-regular", flag="--degree", lo=1)
     rows: int | None = opt(None, "rows of the torus (default: most square)", flag="--torus-rows",
                            lo=1, nullable=True)
+    time_varying: str = opt("static", "changing graphs W(t): static, matching (a random maximal "
+                            "matching of the graph each round) or drop (each edge active with "
+                            "probability 1 - --drop-prob); W(t) is Metropolis-Hastings on the "
+                            "active edges and malcom/choco keep one public copy per edge",
+                            flag="--time-varying", choices=("static", "matching", "drop"),
+                            assumption=True)
+    drop_prob: float = opt(0.5, "probability that an edge is inactive in a round (--time-varying "
+                           "drop)", flag="--drop-prob", lo=0.0, hi=1.0, hi_open=True)
 
 
 @dataclass
@@ -376,6 +384,10 @@ def check(cfg: Config) -> None:
     if cfg.model.name in ("cnn", "resnet18") and cfg.data.dataset == "digits":
         raise ConfigError(f"config error: model.name = {cfg.model.name!r} needs image data "
                           f"(--dataset mnist, fashion-mnist or cifar10); use mlp or logreg on digits")
+    if cfg.topology.time_varying != "static" and a.name not in GRAPH_ALGORITHMS:
+        raise ConfigError(f"config error: topology.time_varying = {cfg.topology.time_varying!r} "
+                          f"applies to the graph algorithms ({', '.join(GRAPH_ALGORITHMS)}), not "
+                          f"to {a.name}, which exchanges with every rank")
     if cfg.topology.file and cfg.topology.name != "file":
         raise ConfigError(f"config error: topology.file = {cfg.topology.file!r} is only used with "
                           f"--topology file (topology.name is {cfg.topology.name!r})")

@@ -23,8 +23,8 @@ from torch import nn
 import topologies
 
 from . import __version__, checkpoint
-from .algorithms import (DPSGD, GDSEC, SASG, AdaptiveTopK, Algorithm, ChocoSGD, GradientOracle,
-                         RoundInfo)
+from .algorithms import (DPSGD, GDSEC, SASG, AdaptiveTopK, Algorithm, ChocoSGD, EdgeChocoSGD,
+                         EdgeDPSGD, GradientOracle, RoundInfo)
 from .channel import Channel, build_codec, build_compressor
 from .comm import Communicator, InProcessCommunicator
 from .config import Config, to_toml
@@ -147,6 +147,14 @@ def build_algorithm(cfg: Config, topo: topologies.TopologyInfo, block_sizes: lis
                                 tau_scaling=a.tau_scaling, subtractive=a.subtractive_dither,
                                 ratio=a.ratio, unbiased=a.unbiased)
         channel = Channel(comp, build_codec(a.codec, comp, block_sizes), seed=cfg.train.seed)
+        if cfg.topology.time_varying != "static":
+            schedule = topologies.Schedule(topo.edges, topo.n, cfg.topology.time_varying,
+                                           drop_prob=cfg.topology.drop_prob, seed=cfg.train.seed)
+            if a.name == "dpsgd":
+                return EdgeDPSGD(schedule=schedule, channel=channel, lr=a.lr)
+            return EdgeChocoSGD(schedule=schedule, channel=channel, lr=a.lr, gamma=a.gamma,
+                                l1=a.l1, name=a.name,
+                                neighbours={i: topo.neighbours[i] for i in local_ranks})
         if a.name == "dpsgd":
             return DPSGD(weights=weights, channel=channel, lr=a.lr)
         return ChocoSGD(weights=weights, channel=channel, lr=a.lr, gamma=a.gamma, l1=a.l1,
@@ -255,9 +263,11 @@ class Run:
         for w in self.workers:
             w.new_round()
             outgoing[w.rank], w.info = self.algorithm.compose(w.state, w.model.x, w)
-            w.message_bytes_total += w.info.message_bytes
+            w.message_bytes_total += w.info.message_bytes / max(1, w.info.messages)
         if self.algorithm.exchange == "all":
             inbox = self.comm.allgather(outgoing)
+        elif self.algorithm.exchange == "edges":
+            inbox = self.comm.exchange_each(outgoing)
         else:
             inbox = self.comm.exchange(outgoing)
         for w in self.workers:
@@ -415,7 +425,8 @@ class Run:
                         dist = float(np.linalg.norm(x - xbar))
                     rows[w.rank] = np.array([
                         t, w.rank, w.loss, c.round_sent, c.round_received, c.control_sent,
-                        8.0 * w.info.message_bytes / self.d, w.info.symbol_entropy_bits,
+                        8.0 * w.info.message_bytes / (self.d * max(1, w.info.messages)),
+                        w.info.symbol_entropy_bits,
                         np.count_nonzero(x) / x.size, w.info.kept, w.info.skipped, acc, dist],
                         dtype=np.float64)
                 table = comm.gather_to_root(rows)

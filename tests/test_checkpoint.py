@@ -19,6 +19,7 @@ ALGOS = [
     ["--algorithm", "adaptive-topk", "--model", "logreg"],
     ["--algorithm", "gdsec", "--model", "logreg"],
     ["--algorithm", "sasg", "--model", "logreg", "--sasg-window", "3"],
+    ["--algorithm", "malcom", "--time-varying", "matching", "--topology", "complete"],
 ]
 
 

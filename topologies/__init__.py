@@ -30,9 +30,13 @@ from .graphs import (
     torus_shape,
 )
 from .mixing import MIXING, max_degree, metropolis_hastings, mixing_matrix, uniform
+from .timevarying import MODES as TIME_VARYING_MODES
+from .timevarying import Schedule
 from .validate import TopologyInfo, spectral_stats, validate
 
 __all__ = [
+    "TIME_VARYING_MODES",
+    "Schedule",
     "BUILDERS",
     "MIXING",
     "TopologyError",

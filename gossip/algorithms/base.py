@@ -18,6 +18,7 @@ class RoundInfo:
     symbol_entropy_bits: float = float("nan")  # empirical entropy of the sent symbols, per entry
     kept: float = float("nan")  # entries sent (sparse messages; adaptive top-k's K_t)
     skipped: float = float("nan")  # 1 if the rank skipped this round (SASG), else 0
+    messages: int = 1  # distinct messages composed (per-edge streams on time-varying graphs)
     extra: dict = field(default_factory=dict)
 
 
@@ -62,9 +63,10 @@ class Algorithm(ABC):
         """Finish the round with the peers' messages (ascending rank order)."""
 
     @staticmethod
-    def decode_from(channel, rank: int, sender: int, message: bytes, round_: int) -> np.ndarray:
+    def decode_from(channel, rank: int, sender: int, message: bytes, round_: int,
+                    stream: int = 0) -> np.ndarray:
         try:
-            return channel.receive(message, sender, round_)
+            return channel.receive(message, sender, round_, stream)
         except DecodeError as e:
             raise NeighbourDecodeError(f"rank {rank}: message from neighbour {sender} in round "
                                        f"{round_} failed to decode: {e}") from e

@@ -26,16 +26,19 @@ class ByteCounter:
     per_neighbour_sent: dict[int, int] = field(default_factory=dict)
     per_neighbour_received: dict[int, int] = field(default_factory=dict)
 
-    def record(self, out_len: int, inbox: dict[int, int], control_each: int) -> None:
+    def record(self, out_len: int | dict[int, int], inbox: dict[int, int],
+               control_each: int) -> None:
+        """``out_len``: one length sent to every peer in ``inbox``, or a length per peer."""
         nbrs = list(inbox)
-        self.round_sent = out_len * len(nbrs)
+        each = out_len if isinstance(out_len, dict) else {j: out_len for j in nbrs}
+        self.round_sent = sum(each[j] for j in nbrs)
         self.round_received = sum(inbox.values())
         self.sent += self.round_sent
         self.received += self.round_received
         self.control_sent += control_each * len(nbrs)
         self.control_received += control_each * len(nbrs)
         for j in nbrs:
-            self.per_neighbour_sent[j] = self.per_neighbour_sent.get(j, 0) + out_len
+            self.per_neighbour_sent[j] = self.per_neighbour_sent.get(j, 0) + each[j]
             self.per_neighbour_received[j] = self.per_neighbour_received.get(j, 0) + inbox[j]
 
 
@@ -57,6 +60,12 @@ class Communicator(ABC):
     def exchange(self, outgoing: dict[int, bytes]) -> dict[int, dict[int, bytes]]:
         """Send ``outgoing[r]`` from each local rank r to all its neighbours; return, for each
         local rank, {neighbour: message} in ascending neighbour order."""
+
+    @abstractmethod
+    def exchange_each(self, outgoing: dict[int, dict[int, bytes]]) -> dict[int, dict[int, bytes]]:
+        """Per-neighbour messages (time-varying graphs): ``outgoing[r][j]`` goes from r to j.
+        The sets must be symmetric (j in outgoing[r] iff r in outgoing[j]); each rank receives
+        from exactly the neighbours it sends to."""
 
     @abstractmethod
     def allgather(self, outgoing: dict[int, bytes]) -> dict[int, dict[int, bytes]]:

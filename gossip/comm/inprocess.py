@@ -28,6 +28,18 @@ class InProcessCommunicator(Communicator):
             self.counters[r].record(len(outgoing[r]), {j: len(m) for j, m in inbox[r].items()}, 8)
         return inbox
 
+    def exchange_each(self, outgoing: dict[int, dict[int, bytes]]) -> dict[int, dict[int, bytes]]:
+        inbox = {}
+        for r in self.local_ranks:
+            peers = sorted(outgoing[r])
+            for j in peers:
+                if j not in self.neighbours[r] or r not in outgoing[j]:
+                    raise ValueError(f"rank {r} -> {j}: not a symmetric neighbour exchange")
+            inbox[r] = {j: bytes(outgoing[j][r]) for j in peers}
+            self.counters[r].record({j: len(outgoing[r][j]) for j in peers},
+                                    {j: len(m) for j, m in inbox[r].items()}, 8)
+        return inbox
+
     def allgather(self, outgoing: dict[int, bytes]) -> dict[int, dict[int, bytes]]:
         if set(outgoing) != set(self.local_ranks):
             raise ValueError("every rank must send exactly one message per round")

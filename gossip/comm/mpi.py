@@ -83,26 +83,31 @@ class MPICommunicator(Communicator):
             time.sleep(nap)
             nap = min(1e-3, nap + 1e-4)
 
-    def _sizes_from(self, peers: list[int], what: str) -> np.ndarray:
+    def _sizes_from(self, peers: list[int], what: str,
+                    each: dict[int, int] | None = None) -> np.ndarray:
         """Point-to-point size announcements, so a missing peer can be named."""
         MPI = self.MPI
         sizes = np.zeros(len(peers), dtype=np.int64)
+        outs = ({j: np.array([each[j]], dtype=np.int64) for j in peers} if each is not None
+                else {j: self._size_out for j in peers})
         reqs = [(self.graph.Irecv([sizes[k:k + 1], MPI.INT64_T], source=self._gidx[j],
                                   tag=self.SIZE_TAG), j) for k, j in enumerate(peers)]
-        sends = [(self.graph.Isend([self._size_out, MPI.INT64_T], dest=self._gidx[j],
+        sends = [(self.graph.Isend([outs[j], MPI.INT64_T], dest=self._gidx[j],
                                    tag=self.SIZE_TAG), j) for j in peers]
         self._wait(reqs + sends, what)
         return sizes
 
     # -- the exchanges -------------------------------------------------------------------------
-    def _payloads(self, msg: np.ndarray, peers: list[int], sizes: np.ndarray,
-                  what: str) -> dict[int, bytes]:
-        """Point-to-point payloads (known sizes): a peer that goes silent is named."""
+    def _payloads(self, msg: np.ndarray | dict[int, np.ndarray], peers: list[int],
+                  sizes: np.ndarray, what: str) -> dict[int, bytes]:
+        """Point-to-point payloads (known sizes): a peer that goes silent is named.
+        ``msg``: one buffer for every peer, or one per peer."""
         MPI = self.MPI
         bufs = {j: np.empty(int(n), dtype=np.uint8) for j, n in zip(peers, sizes)}
+        out = msg if isinstance(msg, dict) else {j: msg for j in peers}
         reqs = [(self.graph.Irecv([bufs[j], MPI.BYTE], source=self._gidx[j], tag=self.DATA_TAG), j)
                 for j in peers]
-        reqs += [(self.graph.Isend([msg, MPI.BYTE], dest=self._gidx[j], tag=self.DATA_TAG), j)
+        reqs += [(self.graph.Isend([out[j], MPI.BYTE], dest=self._gidx[j], tag=self.DATA_TAG), j)
                  for j in peers]
         self._wait(reqs, what)
         return {j: bufs[j].tobytes() for j in peers}
@@ -115,6 +120,18 @@ class MPICommunicator(Communicator):
         sizes = self._sizes_from(nbrs, "the neighbour exchange (sizes)")
         inbox = self._payloads(msg, nbrs, sizes, "the neighbour exchange (payloads)")
         self.counters[self.rank].record(msg.size, {j: len(m) for j, m in inbox.items()}, 8)
+        return {self.rank: inbox}
+
+    def exchange_each(self, outgoing: dict[int, dict[int, bytes]]) -> dict[int, dict[int, bytes]]:
+        self.round += 1
+        mine = outgoing[self.rank]
+        peers = sorted(mine)
+        msgs = {j: np.frombuffer(mine[j], dtype=np.uint8) for j in peers}
+        sizes = self._sizes_from(peers, "the neighbour exchange (sizes)",
+                                 each={j: m.size for j, m in msgs.items()})
+        inbox = self._payloads(msgs, peers, sizes, "the neighbour exchange (payloads)")
+        self.counters[self.rank].record({j: m.size for j, m in msgs.items()},
+                                        {j: len(m) for j, m in inbox.items()}, 8)
         return {self.rank: inbox}
 
     def allgather(self, outgoing: dict[int, bytes]) -> dict[int, dict[int, bytes]]:
