@@ -20,24 +20,6 @@ EXIT_FAILURE = 1
 EXIT_PREEMPTED = 75  # checkpointed after SIGTERM/SIGUSR1: requeue and run again with --resume
 
 
-def install_signal_handlers() -> None:
-    """First SIGTERM/SIGUSR1: finish the round, checkpoint on every rank, exit 75.
-    A second one: exit at once."""
-    import os
-    import signal
-
-    from .train import STOP
-
-    def handler(signum, frame):
-        if STOP.requested:
-            os._exit(128 + signum)
-        STOP.requested = True
-        STOP.signal_name = signal.Signals(signum).name
-
-    for sig in (signal.SIGTERM, signal.SIGUSR1):
-        signal.signal(sig, handler)
-
-
 def _help_for(section: str, f: dataclasses.Field) -> str:
     m = f.metadata
     text = m["help"]
@@ -147,7 +129,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from . import config
     from .checkpoint import CheckpointError
-    from .train import STOP, Preempted, RunError, make_communicator
+    from .stop import STOP
+    from .train import Preempted, RunError, make_communicator
 
     rank, world = _rank_for_messages()
     started = []  # non-empty once training began: from then on a failure may be one rank's
@@ -165,7 +148,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 
             world = get_world()
             rank = world.Get_rank()
-        install_signal_handlers()
         return _train(cfg, kind, n, say, started)
     except Preempted as e:
         why = STOP.signal_name or ("--stop-at-round" if cfg.train.stop_at_round == e.round
@@ -282,6 +264,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "train":
+        from .stop import install_signal_handlers
+
+        install_signal_handlers()  # before the heavy imports: a signal during start-up counts
         return cmd_train(args)
     if args.command == "bench":
         return cmd_bench(args)

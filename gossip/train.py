@@ -32,6 +32,7 @@ from .data import BatchSampler, Dataset, load_dataset, partition
 from .flat import FlatModel
 from .models import build_model
 from .rng import numpy_rng
+from .stop import STOP
 
 FIELDS = ("round", "rank", "loss", "bytes_sent", "bytes_received", "control_bytes_sent",
           "bits_per_entry", "symbol_entropy_bits", "nonzero_fraction", "kept_entries", "skipped",
@@ -52,14 +53,6 @@ class Preempted(Exception):
         self.round = round_
 
 
-class _StopFlag:
-    """Set by the SIGTERM/SIGUSR1 handler; read at the end of every round."""
-
-    requested = False
-    signal_name = ""
-
-
-STOP = _StopFlag()
 
 
 class Worker(GradientOracle):
