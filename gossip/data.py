@@ -24,6 +24,22 @@ class Dataset:
         return int(np.prod(self.x_train.shape[1:]))
 
 
+def from_torch(train, test, classes: int, name: str = "custom") -> Dataset:
+    """A user's torch ``Dataset`` pair (items ``(x, y)``) as gossip's in-memory Dataset."""
+
+    def stack(ds):
+        xs, ys = zip(*(ds[i] for i in range(len(ds))))
+        x = torch.stack([torch.as_tensor(v, dtype=torch.float32) for v in xs]).numpy()
+        return x, np.asarray([int(v) for v in ys], dtype=np.int64)
+
+    if len(train) == 0 or len(test) == 0:
+        raise ValueError("from_torch: the train and test datasets must not be empty")
+    (xtr, ytr), (xte, yte) = stack(train), stack(test)
+    if ytr.min() < 0 or max(ytr.max(), yte.max()) >= classes:
+        raise ValueError(f"from_torch: labels must lie in 0..{classes - 1}")
+    return Dataset(xtr, ytr, xte, yte, classes=classes, name=name)
+
+
 def load_digits_split(test_fraction: float, seed: int) -> Dataset:
     """scikit-learn's bundled 8×8 digits (1,797 real images; offline), scaled to [0, 1]."""
     from sklearn.datasets import load_digits

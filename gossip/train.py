@@ -13,7 +13,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -218,12 +218,17 @@ class Run:
     """Everything one process needs for a run; ``execute`` trains and returns the summary."""
 
     def __init__(self, cfg: Config, comm: Communicator, topo: topologies.TopologyInfo,
-                 out: Path, log=print):
-        self.cfg, self.comm, self.topo, self.out, self.log = cfg, comm, topo, out, log
+                 out: Path, log=print, *, dataset: Dataset | None = None,
+                 model_fn: Callable[[], nn.Module] | None = None):
+        """``dataset`` / ``model_fn``: a user's own data (see :func:`gossip.data.from_torch`) and
+        model factory instead of the configured ones; every rank starts from the first model's
+        parameters, so ``model_fn`` may be random."""
+        self.cfg, self.comm, self.topo, self.out, self.log = cfg, comm, topo, Path(out), log
         torch.set_num_threads(1)
         try:
-            data: Dataset = load_dataset(cfg.data.dataset, cfg.data.test_fraction, cfg.train.seed,
-                                         data_dir=cfg.data.data_dir, limit=cfg.data.limit)
+            data: Dataset = dataset if dataset is not None else load_dataset(
+                cfg.data.dataset, cfg.data.test_fraction, cfg.train.seed,
+                data_dir=cfg.data.data_dir, limit=cfg.data.limit)
             shards = partition(data.y_train, comm.size, cfg.data.partition, cfg.train.seed,
                                alpha=cfg.data.alpha, shards_per_rank=cfg.data.shards_per_rank)
         except ValueError as e:  # same inputs on every rank: every rank stops with this message
@@ -231,9 +236,9 @@ class Run:
         self.data = data
         self.x_test = torch.from_numpy(data.x_test)
         self.y_test = torch.from_numpy(data.y_test)
-        mk = lambda: build_model(cfg.model.name, data.in_features, data.classes,  # noqa: E731
-                                 hidden=cfg.model.hidden, seed=cfg.train.seed,
-                                 in_shape=tuple(data.x_train.shape[1:]))
+        mk = model_fn or (lambda: build_model(  # noqa: E731
+            cfg.model.name, data.in_features, data.classes, hidden=cfg.model.hidden,
+            seed=cfg.train.seed, in_shape=tuple(data.x_train.shape[1:])))
         self.devices = {r: pick_device(cfg.train.device, r, comm) for r in comm.local_ranks}
         self.eval_model = FlatModel(mk(), self.devices[comm.local_ranks[0]])
         self.block_sizes = self.eval_model.sizes
@@ -243,6 +248,7 @@ class Run:
         self.workers = []
         for r in comm.local_ranks:
             model = FlatModel(mk(), self.devices[r])
+            model.load_flat(x0)  # the same x⁰ on every rank
             idx = shards[r]
             sampler = BatchSampler(data.x_train[idx], data.y_train[idx], cfg.data.batch_size,
                                    numpy_rng(cfg.train.seed, r, "sampler"))
@@ -391,6 +397,8 @@ class Run:
             start = resume_round + 1
             if root:
                 self._rewind_metrics(resume_round)
+        if root:
+            self.out.mkdir(parents=True, exist_ok=True)
         metrics = open(self.out / "metrics.jsonl", "a" if resume_round else "w") if root else None
         bar = None
         if root and cfg.train.progress:
