@@ -44,7 +44,7 @@ def test_partition_errors():
     with pytest.raises(ValueError, match="cannot split"):
         partition(np.zeros(3, int), 5, "iid", 0)
     with pytest.raises(ValueError, match="unknown partition"):
-        partition(np.zeros(30, int), 3, "shards", 0)
+        partition(np.zeros(30, int), 3, "bogus", 0)
 
 
 def test_sampler_covers_an_epoch_without_replacement():
