@@ -70,6 +70,7 @@ TRAINING_VARIANTS = (
     ("malcom default (l2+tau, s=4)", {}),
     ("malcom --norm inf --levels 2", {"norm": "inf", "tau_scaling": False, "levels": 2,
                                       "gamma": 0.3}),
+    ("choco QSGD-16 (gamma 0.34)", {"name": "choco"}),
 )
 
 BOUND, CLOSED = "entropy bound", "closed form"
@@ -138,7 +139,8 @@ def synthetic_inputs(sizes, fractions, *, theta: float = 0.5, seed: int = 0) -> 
 
 def training_inputs(rounds: int = 200, hidden: int = 2000, ranks: int = 4, seed: int = 0,
                     early: int = 1, variants=TRAINING_VARIANTS, log=print) -> list[BenchInput]:
-    """Run Malcom-PSGD in-process on digits and dump the symbols rank 0 sent in round
+    """Run each quantizing variant (Malcom-PSGD, CHOCO-SGD with QSGD) in-process on digits and
+    dump the symbols rank 0 sent in round
     ``early`` and in the last round, for each variant.
 
     The symbols are captured by wrapping ``run.algorithm.compose`` (the message bytes it
