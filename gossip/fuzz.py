@@ -63,13 +63,7 @@ TARGETS = ("vsc", "qframe")
 # ----------------------------------------------------------------------------- envelopes
 
 
-def leb128(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b, n = n & 0x7F, n >> 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
+leb128 = vsc._leb128  # the codec's own writer: forged headers stay well-formed
 
 
 def read_leb128(buf: bytes, pos: int) -> tuple[int, int]:
@@ -363,24 +357,33 @@ def forge_table(m: Mutator, d: int) -> bytes:
     return seal(vsc.KIND_VSC, d, w.nbits, w.to_bytes())
 
 
+def _plain_mutation(m: "Mutator", roll: float, msg: bytes, seeds, header: bytes, *,
+                    header_until: float, splice_until: float) -> tuple[str, bytes] | None:
+    """The format-agnostic mutations both generators start with (None: forge instead)."""
+    if roll < 0.20:
+        op, out = m.byte_mutation(msg)
+        return f"mutate:{op}", out
+    if roll < 0.25:
+        return "truncate", m.truncate(msg)
+    if roll < 0.30:
+        return "extend", m.extend(msg)
+    if roll < 0.34:
+        return "random", m.random_message()
+    if roll < header_until:  # a believable header prefix, then noise
+        return "random-after-header", header + m.random_message()
+    if roll < splice_until:
+        return "splice", m.splice(msg, m.r.choice(seeds).msg)
+    return None
+
+
 def gen_vsc(m: Mutator, seeds: list[VscSeed]) -> tuple[str, bytes, VscSeed]:
     r = m.r
     s = r.choice(seeds)
     roll = r.random()
-    if roll < 0.20:
-        op, msg = m.byte_mutation(s.msg)
-        return f"mutate:{op}", msg, s
-    if roll < 0.25:
-        return "truncate", m.truncate(s.msg), s
-    if roll < 0.30:
-        return "extend", m.extend(s.msg), s
-    if roll < 0.34:
-        return "random", m.random_message(), s
-    if roll < 0.38:  # a believable header prefix, then noise
-        head = vsc.MAGIC + bytes([vsc.VERSION, r.choice((0, 1))])
-        return "random-after-header", head + m.random_message(), s
-    if roll < 0.41:
-        return "splice", m.splice(s.msg, r.choice(seeds).msg), s
+    plain = _plain_mutation(m, roll, s.msg, seeds, vsc.MAGIC + bytes([vsc.VERSION, r.choice((0, 1))]),
+                            header_until=0.38, splice_until=0.41)
+    if plain is not None:
+        return (*plain, s)
     label, msg = forge_vsc(m, s)
     return label, msg, s
 
@@ -389,20 +392,10 @@ def gen_qframe(m: Mutator, seeds: list[QSeed], vseeds: list[VscSeed]) -> tuple[s
     r = m.r
     s = r.choice(seeds)
     roll = r.random()
-    if roll < 0.20:
-        op, msg = m.byte_mutation(s.msg)
-        return f"mutate:{op}", msg, s
-    if roll < 0.25:
-        return "truncate", m.truncate(s.msg), s
-    if roll < 0.30:
-        return "extend", m.extend(s.msg), s
-    if roll < 0.34:
-        return "random", m.random_message(), s
-    if roll < 0.37:
-        head = qframe.MAGIC + bytes([qframe.VERSION])
-        return "random-after-header", head + m.random_message(), s
-    if roll < 0.40:
-        return "splice", m.splice(s.msg, r.choice(seeds).msg), s
+    plain = _plain_mutation(m, roll, s.msg, seeds, qframe.MAGIC + bytes([qframe.VERSION]),
+                            header_until=0.37, splice_until=0.40)
+    if plain is not None:
+        return (*plain, s)
     head, inner = split_qframe(s.msg)
     if roll < 0.60:  # frame header forged, CRC recomputed
         what = r.choice(("scale", "scale", "levels", "blocks", "bytes"))

@@ -230,7 +230,6 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 
 def test_plots(done, tmp_path):
-    pytest.importorskip("matplotlib")
     _, out, _ = done
     names = {"accuracy_vs_bytes.png", "accuracy_vs_rounds.png", "loss_vs_rounds.png",
              "bits_per_entry.png", "nonzero_fraction.png", "consensus_distance.png"}

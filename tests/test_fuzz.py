@@ -119,8 +119,6 @@ def test_bench_smoke():
     assert all(t["verdict"] in ("PASS", "MISS", "n/a") for t in targets)
 
 
-@pytest.mark.skipif(not _bench_extra_installed(),
-                    reason="needs the bench extra: pip install -e '.[bench]'")
 def test_bench_main_writes_json_and_png(tmp_path, capsys):
     out = tmp_path / "bench"
     rc = bench_codec.main(["--no-train", "--sizes", "100000", "--fractions", "0.01",
