@@ -118,6 +118,8 @@ ALGORITHM_DEFAULTS: dict[str, dict[str, Any]] = {
                   gamma=1.0, l1=0.0),
     "sasg": dict(compressor="topk", codec="sparse", levels=1, norm="l2", tau_scaling=False,
                  gamma=1.0, l1=0.0),
+    "topk-ef": dict(compressor="topk", codec="sparse", levels=1, norm="l2", tau_scaling=False,
+                    gamma=1.0, l1=0.0),
 }
 GRAPH_ALGORITHMS = ("malcom", "choco", "dpsgd")
 
@@ -127,7 +129,7 @@ class AlgorithmConfig:
     name: str = opt("malcom", "training algorithm: malcom (Malcom-PSGD), choco (CHOCO-SGD), dpsgd "
                     "(uncompressed D-PSGD), and over an allgather of every rank (serverless "
                     "versions of server methods): adaptive-topk, gdsec (full local gradients), "
-                    "sasg", flag="--algorithm", choices=tuple(ALGORITHM_DEFAULTS))
+                    "sasg, topk-ef (top-k with error feedback, --ratio)", flag="--algorithm", choices=tuple(ALGORITHM_DEFAULTS))
     lr: float = opt(0.1, "learning rate eta (constant); allgather methods average the ranks' "
                     "messages, so a paper that sums over M workers with rate a is --lr M*a",
                     flag="--lr", lo=0.0, lo_open=True)
@@ -159,7 +161,7 @@ class AlgorithmConfig:
                                    "sender's dither from (seed, sender, round) and subtract it; "
                                    "no extra bits, error uniform and signal-independent",
                                    flag="--subtractive-dither")
-    ratio: float = opt(0.01, "fraction of each tensor kept by topk/randk and by SASG",
+    ratio: float = opt(0.01, "fraction of each tensor kept by topk/randk, sasg and topk-ef",
                        flag="--ratio", lo=0.0, hi=1.0, lo_open=True)
     unbiased: bool = opt(False, "randk: scale kept entries by numel/k", flag="--unbiased")
     error_feedback: bool = opt(True, "adaptive-topk: error compensation (memory e)",

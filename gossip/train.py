@@ -24,7 +24,7 @@ import topologies
 
 from . import __version__, checkpoint
 from .algorithms import (DPSGD, GDSEC, SASG, AdaptiveTopK, Algorithm, ChocoSGD, EdgeChocoSGD,
-                         EdgeDPSGD, GradientOracle, RoundInfo)
+                         EdgeDPSGD, GradientOracle, RoundInfo, TopKEF)
 from .channel import Channel, build_codec, build_compressor
 from .comm import Communicator, InProcessCommunicator
 from .config import Config, to_toml
@@ -161,6 +161,8 @@ def build_algorithm(cfg: Config, topo: topologies.TopologyInfo, block_sizes: lis
         return GDSEC(beta=a.beta, xi=a.xi, variant=a.gdsec_variant, **common)
     if a.name == "sasg":
         return SASG(ratio=a.ratio, window=a.sasg_window, xi=a.xi, rule=a.sasg_rule, **common)
+    if a.name == "topk-ef":
+        return TopKEF(ratio=a.ratio, window=1, **common)
     raise RunError(f"algorithm {a.name!r} is not available")
 
 

@@ -53,6 +53,7 @@ def load_models(out, n):
     (4, ["--algorithm", "gdsec", "--model", "logreg"]),
     (5, ["--algorithm", "sasg", "--model", "logreg", "--sasg-window", "3"]),
     (4, ["--time-varying", "matching"]),
+    (4, ["--algorithm", "topk-ef", "--model", "logreg"]),
     (5, ["--algorithm", "dpsgd", "--topology", "complete", "--time-varying", "drop"]),
 ])
 def test_mpi_run_bit_identical_to_inprocess(tmp_path, n, extra):

@@ -128,3 +128,16 @@ def test_error_memory():
     m.update(p, np.array([1.0, 0.0, 3.0], dtype=np.float32))
     np.testing.assert_array_equal(m.e, [0.0, 2.0, 0.0])
     np.testing.assert_array_equal(m.compensate(np.ones(3, dtype=np.float32)), [1.0, 3.0, 1.0])
+
+
+def test_topk_ef_never_skips_and_keeps_the_error():
+    from gossip.algorithms import TopKEF
+
+    cs = [[1.0, 2.0], [1.0, 2.0]]  # at the minimiser: SASG would skip, top-k + EF never does
+    alg = TopKEF(size=2, world=2, block_sizes=[2], lr=0.1, ratio=0.5)
+    xs, states, log, _ = drive(alg, cs, np.array([1.0, 2.0]), rounds=5)
+    assert all(info.skipped == 0 and len(out[i]) > 0 for out, infos in log
+               for i, info in infos.items())
+    cs = [[0.0, 0.0], [0.0, 0.0]]
+    xs, states, log, _ = drive(alg, cs, np.array([3.0, -1.0]), rounds=1)
+    np.testing.assert_allclose(states[0].e, [0.0, -0.1], rtol=1e-6)  # |0.3| kept, −0.1 remembered

@@ -232,12 +232,14 @@ class SASG(_AllgatherAlgorithm):
             return (self.xi / self.D) * float(sum(history[-self.D:])) / a**2
         return float(sum(history[-(self.D - 1):])) / (2 * a) if self.D > 1 else 0.0
 
+    always_send = False
+
     def compose(self, state: SASGState, x: np.ndarray, oracle: GradientOracle):
         state.round += 1
         k = state.round - 1
         g = oracle.grad()
         communicate = True
-        if k >= self.D:
+        if k >= self.D and not self.always_send:
             stale = oracle.grad(state.x_sent)
             delta = float(np.sum((g.astype(np.float64) - stale) ** 2))
             communicate = delta > self.threshold(state.history) or state.staleness > self.D
@@ -275,3 +277,11 @@ class SASG(_AllgatherAlgorithm):
         x -= step
         state.history = (state.history + [float(np.sum(step.astype(np.float64) ** 2))])[-self.D:]
         state.pending = None
+
+
+class TopKEF(SASG):
+    """Top-k with error feedback over the allgather (the "Sparse" baseline of the SASG paper):
+    every round c = TopK_h(α·g + e) per tensor, e ← α·g + e − c; never skips, one backward pass."""
+
+    name = "topk-ef"
+    always_send = True
