@@ -206,7 +206,7 @@ class TrainConfig:
                       "count), or auto (cuda when available); models, messages and codecs are "
                       "identical either way, the algorithms work on a host copy",
                       flag="--device", choices=("auto", "cpu", "cuda"))
-    exchange_timeout: float = opt(30.0, "seconds to wait for a peer in any exchange before "
+    exchange_timeout: float = opt(20.0, "seconds to wait for a peer in any exchange before "
                                   "stopping every rank with a message naming it (MPI only)",
                                   flag="--exchange-timeout", lo=0.0, lo_open=True)
     checkpoint_every: int = opt(100, "write a checkpoint set (every rank) every N rounds; 0 = only "

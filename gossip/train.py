@@ -26,7 +26,7 @@ from . import __version__, checkpoint
 from .algorithms import (DPSGD, GDSEC, SASG, AdaptiveTopK, Algorithm, ChocoSGD, EdgeChocoSGD,
                          EdgeDPSGD, GradientOracle, RoundInfo, TopKEF)
 from .channel import Channel, build_codec, build_compressor
-from .comm import Communicator, InProcessCommunicator
+from .comm import Communicator
 from .config import Config, to_toml
 from .data import BatchSampler, Dataset, load_dataset, partition
 from .flat import FlatModel

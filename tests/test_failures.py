@@ -114,3 +114,20 @@ def test_non_finite_model_stops_the_run(tmp_path):
     import numpy as np
 
     assert np.isfinite(ck["x"]).all()
+
+
+def test_second_signal_exits_at_once(tmp_path):
+    out = tmp_path / "o"
+    proc = subprocess.Popen([sys.executable, "-m", "gossip", "train", "--comm", "inprocess",
+                             "--rounds", "100000", "--out", str(out), "--no-progress",
+                             "--hidden", "30000", "--checkpoint-every", "0"],  # ~1 s rounds
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not ((out / "metrics.jsonl").exists() and (out / "metrics.jsonl").stat().st_size):
+        assert time.time() < deadline and proc.poll() is None
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.1)  # two separate deliveries (a pending signal is not queued twice)
+    proc.send_signal(signal.SIGTERM)  # the second one: no waiting for the round to finish
+    proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM

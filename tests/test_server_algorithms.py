@@ -80,7 +80,7 @@ def test_sasg_skips_when_gradient_barely_changes_and_others_reuse():
     # rounds every rank skips until its staleness exceeds D, then sends once, and so on.
     skipped = [[int(infos[i].skipped) for out, infos in log] for i in range(2)]
     assert skipped[0] == [0, 0, 1, 1, 0, 1]
-    for t, (out, infos) in enumerate(log):
+    for t, (out, _infos) in enumerate(log):
         for i in range(2):
             assert (len(out[i]) == 0) == bool(skipped[i][t])  # a skip sends an empty payload
     assert comm.counters[0].round_sent == 0  # the last round was a skip: 0 payload bytes

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..channel import Channel, Sent
-from .base import Algorithm, GradientOracle, RoundInfo, info_from
+from .base import Algorithm, GradientOracle, info_from
 
 
 @dataclass
