@@ -18,7 +18,10 @@ class FlatModel:
     algorithms and codecs work on; :meth:`sync` copies x to the device before each forward.
     """
 
-    def __init__(self, module: nn.Module, device: str | torch.device = "cpu"):
+    def __init__(self, module: nn.Module, device: str | torch.device = "cpu",
+                 host_copy: bool | None = None):
+        """``host_copy``: keep x apart from the parameters (default: exactly when the device is
+        not the CPU; forcing it on the CPU exercises the GPU code path in tests)."""
         self.device = torch.device(device)
         self.module = module
         self.params = [p for p in module.parameters() if p.requires_grad]
@@ -33,10 +36,10 @@ class FlatModel:
                 p.data = self.flat[off:off + n].view_as(p)
                 off += n
         self.x = self.flat.numpy()  # shares memory with the parameters (on the CPU)
-        self.on_device = self.device.type != "cpu"
+        self.on_device = self.device.type != "cpu" if host_copy is None else bool(host_copy)
         if self.on_device:
             self.module.to(self.device)  # buffers (BatchNorm statistics) too
-            self.dev_flat = self.flat.to(self.device)
+            self.dev_flat = self.flat.to(self.device, copy=True)
             off = 0
             for p, n in zip(self.params, self.sizes):
                 p.data = self.dev_flat[off:off + n].view_as(p)
