@@ -266,7 +266,7 @@ class Run:
             outgoing[w.rank], w.info = self.algorithm.compose(w.state, w.model.x, w)
             w.message_bytes_total += w.info.message_bytes / max(1, w.info.messages)
         if self.algorithm.exchange == "all":
-            inbox = self.comm.allgather(outgoing)
+            inbox = self.comm.exchange_all(outgoing)
         elif self.algorithm.exchange == "edges":
             inbox = self.comm.exchange_each(outgoing)
         else:

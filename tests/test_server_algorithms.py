@@ -32,7 +32,7 @@ def drive(alg, cs, x0, rounds):
         for i in range(n):
             out[i], infos[i] = alg.compose(states[i], xs[i], Quadratic(cs[i], xs[i]))
         log.append((out, infos))
-        inbox = comm.allgather(out)
+        inbox = comm.exchange_all(out)
         for i in range(n):
             alg.absorb(states[i], xs[i], inbox[i], t)
     return xs, states, log, comm

@@ -22,6 +22,7 @@ import numpy as np
 from ..channel import Channel
 from .base import Algorithm, GradientOracle, RoundInfo
 from .choco import soft_threshold
+from .dpsgd import DPSGDState
 
 
 @dataclass
@@ -71,13 +72,6 @@ class EdgeChocoSGD(Algorithm):
         soft_threshold(x + np.float32(self.gamma) * mix, self.lr * self.l1, out=x)
 
 
-@dataclass
-class EdgeDPSGDState:
-    rank: int
-    round: int = 0
-    grad: np.ndarray | None = None
-
-
 class EdgeDPSGD(Algorithm):
     """D-PSGD with W(t): x_i ← Σ_{j ∈ N_i(t) ∪ {i}} w_ij(t)·x_j − η·g."""
 
@@ -87,10 +81,10 @@ class EdgeDPSGD(Algorithm):
     def __init__(self, *, schedule, channel: Channel, lr: float):
         self.schedule, self.channel, self.lr = schedule, channel, float(lr)
 
-    def init_state(self, rank: int, x0: np.ndarray) -> EdgeDPSGDState:
-        return EdgeDPSGDState(rank=rank)
+    def init_state(self, rank: int, x0: np.ndarray) -> DPSGDState:
+        return DPSGDState(rank=rank)
 
-    def compose(self, state: EdgeDPSGDState, x: np.ndarray, oracle: GradientOracle):
+    def compose(self, state: DPSGDState, x: np.ndarray, oracle: GradientOracle):
         state.grad = oracle.grad()
         state.round += 1
         sent = self.channel.send(x, state.rank, state.round)
@@ -98,7 +92,7 @@ class EdgeDPSGD(Algorithm):
         return ({j: sent.message for j in peers},
                 RoundInfo(message_bytes=len(sent.message) * len(peers), messages=len(peers)))
 
-    def absorb(self, state: EdgeDPSGDState, x: np.ndarray, inbox: dict[int, bytes],
+    def absorb(self, state: DPSGDState, x: np.ndarray, inbox: dict[int, bytes],
                round_: int) -> None:
         i = state.rank
         mixed = np.zeros_like(x)

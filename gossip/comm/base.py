@@ -68,7 +68,7 @@ class Communicator(ABC):
         from exactly the neighbours it sends to."""
 
     @abstractmethod
-    def allgather(self, outgoing: dict[int, bytes]) -> dict[int, dict[int, bytes]]:
+    def exchange_all(self, outgoing: dict[int, bytes]) -> dict[int, dict[int, bytes]]:
         """Every rank's message to every other rank (for the methods designed around a server):
         for each local rank, {other rank: message} in ascending order.  Counted like exchange:
         a message counts once per receiving rank."""

@@ -40,7 +40,7 @@ class InProcessCommunicator(Communicator):
                                     {j: len(m) for j, m in inbox[r].items()}, 8)
         return inbox
 
-    def allgather(self, outgoing: dict[int, bytes]) -> dict[int, dict[int, bytes]]:
+    def exchange_all(self, outgoing: dict[int, bytes]) -> dict[int, dict[int, bytes]]:
         if set(outgoing) != set(self.local_ranks):
             raise ValueError("every rank must send exactly one message per round")
         inbox = {}

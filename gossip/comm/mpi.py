@@ -134,7 +134,7 @@ class MPICommunicator(Communicator):
                                         {j: len(m) for j, m in inbox.items()}, 8)
         return {self.rank: inbox}
 
-    def allgather(self, outgoing: dict[int, bytes]) -> dict[int, dict[int, bytes]]:
+    def exchange_all(self, outgoing: dict[int, bytes]) -> dict[int, dict[int, bytes]]:
         self.round += 1
         msg = np.frombuffer(outgoing[self.rank], dtype=np.uint8)
         self._size_out[0] = msg.size
