@@ -220,12 +220,12 @@ class Run:
     """Everything one process needs for a run; ``execute`` trains and returns the summary."""
 
     def __init__(self, cfg: Config, comm: Communicator, topo: topologies.TopologyInfo,
-                 out: Path, log=print, *, dataset: Dataset | None = None,
+                 out: Path, *, dataset: Dataset | None = None,
                  model_fn: Callable[[], nn.Module] | None = None):
         """``dataset`` / ``model_fn``: a user's own data (see :func:`gossip.data.from_torch`) and
         model factory instead of the configured ones; every rank starts from the first model's
         parameters, so ``model_fn`` may be random."""
-        self.cfg, self.comm, self.topo, self.out, self.log = cfg, comm, topo, Path(out), log
+        self.cfg, self.comm, self.topo, self.out = cfg, comm, topo, Path(out)
         torch.set_num_threads(1)
         try:
             data: Dataset = dataset if dataset is not None else load_dataset(
@@ -256,7 +256,6 @@ class Run:
                                    numpy_rng(cfg.train.seed, r, "sampler"))
             self.workers.append(Worker(r, model, sampler, self.algorithm.init_state(r, x0),
                                        l2=cfg.model.l2))
-        self.shard_sizes = [int(s.size) for s in shards]
 
     # -- one round -----------------------------------------------------------------------
     def round(self, t: int) -> None:
