@@ -182,8 +182,11 @@ def _fail(rank: int, world, e: BaseException, trace: bool) -> int:
     if trace:
         traceback.print_exc()
     if world is not None and world.Get_size() > 1:
+        import time
+
         print(f"gossip: rank {rank}: stopping every rank (the last complete checkpoint set "
               f"stays in the run directory)", file=sys.stderr, flush=True)
+        time.sleep(1.0)  # let the launcher forward these lines before Abort tears it down
         world.Abort(EXIT_FAILURE)
     return EXIT_FAILURE
 

@@ -54,30 +54,96 @@ class MPICommunicator(Communicator):
         self.local_ranks = [self.rank]
         self.neighbours = {self.rank: tuple(nbrs)}
         self.graph = self.world.Create_dist_graph_adjacent(nbrs, nbrs, reorder=False)
+        # Failures come back as exceptions (mpi4py raises MPI.Exception) instead of aborting
+        # inside the library, so a lost peer can be named; see _wait.
+        for c in (self.world, self.graph):
+            c.Set_errhandler(MPI.ERRORS_RETURN)
         # reorder=False keeps world ranks; the allgather methods address every rank through it
         self._gidx = {j: j for j in range(self.size)}
         self.counters = {self.rank: ByteCounter()}
         self._size_out = np.zeros(1, dtype=np.int64)
+        self._ping_in = np.zeros(1, dtype=np.int64)
+        self._pings: list = []  # outstanding ping sends (to peers that may be dead)
+        self._pongs: list = []
 
     # -- waiting with a deadline -------------------------------------------------------------
-    def _wait(self, pending: list[tuple[object, int | None]], what: str,
-              patience: float = 1.0) -> None:
-        """Wait for (request, peer) pairs; past the deadline name the peers still missing.
-        ``patience`` > 1 lets the root, which can name the culprit, time out first."""
+    PING_TAG, PONG_TAG = 31, 32
+
+    def _serve_pings(self) -> None:
+        """Answer liveness pings: a rank that waits (on someone else) is alive, not the culprit."""
+        MPI = self.MPI
+        status = MPI.Status()
+        while self.world.Iprobe(source=MPI.ANY_SOURCE, tag=self.PING_TAG, status=status):
+            src = status.Get_source()
+            self.world.Recv([self._ping_in, MPI.INT64_T], source=src, tag=self.PING_TAG)
+            self._pongs.append(self.world.Isend([self._ping_in, MPI.INT64_T], dest=src,
+                                                tag=self.PONG_TAG))
+        self._pongs = [r for r in self._pongs if not r.Test()]
+
+    def _alive(self, peers: list[int], grace: float) -> set[int]:
+        """Which of ``peers`` answer a ping within ``grace`` seconds (serving pings meanwhile)."""
         import time
 
-        deadline = time.monotonic() + self.timeout * patience
+        MPI = self.MPI
+        bufs = {j: np.zeros(1, dtype=np.int64) for j in peers}
+        for j in peers:
+            self._pings.append(self.world.Isend([np.array([self.rank], dtype=np.int64),
+                                                 MPI.INT64_T], dest=j, tag=self.PING_TAG))
+        recvs = {j: self.world.Irecv([bufs[j], MPI.INT64_T], source=j, tag=self.PONG_TAG)
+                 for j in peers}
+        alive: set[int] = set()
+        end = time.monotonic() + grace
+        while time.monotonic() < end and len(alive) < len(peers):
+            self._serve_pings()
+            alive |= {j for j, r in recvs.items() if j not in alive and r.Test()}
+            time.sleep(1e-3)
+        for j, r in recvs.items():
+            if j not in alive:
+                r.Cancel()
+        return alive
+
+    def _wait(self, pending: list[tuple[object, int | None]], what: str,
+              patience: float = 1.0) -> None:
+        """Wait for (request, peer) pairs.  Past the deadline, ping the peers still missing:
+        those that answer are alive (waiting on someone else), so keep waiting; those that do
+        not are dead or hung, and are named.  ``patience`` > 1 lets the root time out first."""
+        import time
+
+        limit = self.timeout * patience
+        deadline = time.monotonic() + limit
         nap = 0.0
         while pending:
-            pending = [(req, peer) for req, peer in pending if not req.Test()]
+            still = []
+            for req, peer in pending:
+                try:
+                    if not req.Test():
+                        still.append((req, peer))
+                except self.MPI.Exception as e:  # the library saw the peer fail
+                    who = f"rank {peer}" if peer is not None else "another rank"
+                    raise LostPeerError(
+                        f"rank {self.rank}: lost {who} during {what} (round {self.round}): "
+                        f"{e.Get_error_string()}") from None
+            pending = still
             if not pending:
                 return
+            try:
+                self._serve_pings()
+            except self.MPI.Exception:
+                pass  # a pong to a failed rank; the waits above report the failure
             if time.monotonic() > deadline:
                 peers = sorted({p for _, p in pending if p is not None})
-                who = (f"rank{'s' if len(peers) > 1 else ''} {', '.join(map(str, peers))}"
-                       if peers else "another rank")
+                try:
+                    alive = self._alive(peers, min(5.0, self.timeout / 2))
+                except self.MPI.Exception:
+                    alive = set()
+                lost = sorted(set(peers) - alive)
+                if peers and not lost:
+                    deadline = time.monotonic() + limit  # all alive: the culprit is elsewhere
+                    continue
+                who = (f"rank{'s' if len(lost) > 1 else ''} {', '.join(map(str, lost))}"
+                       if lost else "another rank")
                 raise LostPeerError(
-                    f"rank {self.rank}: no answer from {who} within {self.timeout * patience:g} s during "
+                    f"rank {self.rank}: no answer from {who} within {limit:g} s during "
                     f"{what} (round {self.round}); that rank has died or hangs "
                     f"(raise --exchange-timeout if rounds are legitimately slow)")
             time.sleep(nap)
