@@ -368,6 +368,11 @@ def check(cfg: Config) -> None:
                               f"algorithm.codec = {a.codec!r}: {e} (--compressor/--codec)") from None
     else:
         fixed = ALGORITHM_DEFAULTS[a.name]
+        for key in ("gamma", "l1", "levels", "norm", "tau_scaling"):
+            if getattr(a, key) != fixed[key]:
+                raise ConfigError(f"config error: algorithm.{key} = {getattr(a, key)!r} does not "
+                                  f"apply to {a.name} (only malcom and choco use it); leave "
+                                  f"--{key.replace('_', '-')} unset")
         for key in ("compressor", "codec"):
             if getattr(a, key) != fixed[key]:
                 raise ConfigError(f"config error: algorithm.{key} = {getattr(a, key)!r} does not "

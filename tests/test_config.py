@@ -77,3 +77,13 @@ def test_cli_bad_flag_value_exits_2_with_one_message(tmp_path):
     assert r.returncode == 2
     assert r.stderr.count("algorithm.gamma = 3.0") == 1
     assert not (tmp_path / "o").exists()  # nothing written for a rejected config
+
+
+def test_options_of_other_algorithms_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match="algorithm.gamma = 0.5 does not apply to dpsgd"):
+        config.load(None, {"algorithm": {"name": "dpsgd", "gamma": 0.5}})
+    with pytest.raises(ConfigError, match="algorithm.l1 = 0.001 does not apply to sasg"):
+        config.load(None, {"algorithm": {"name": "sasg", "l1": 1e-3}})
+    cfg = config.load(None, {"algorithm": {"name": "dpsgd"}})  # its own resolved file reloads
+    (tmp_path / "c.toml").write_text(config.to_toml(cfg))
+    assert config.load(str(tmp_path / "c.toml")) == cfg
