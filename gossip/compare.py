@@ -56,10 +56,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from .config import read_toml
 
 EXIT_OK = 0
 EXIT_FAILED = 1   # at least one method failed
@@ -153,14 +150,8 @@ def load_comparison(path: str | Path, *, ranks: int | None = None, launcher: str
                     target: float | None = None, out: str | None = None,
                     rounds: int | None = None, only: list[str] | None = None) -> Comparison:
     """Parse and check a comparison file; keyword arguments override it (the CLI flags)."""
-    p = Path(path)
-    src = str(path)
-    if not p.is_file():
-        raise CompareError(f"compare error: {src}: no such file")
-    try:
-        data = tomllib.loads(p.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise CompareError(f"compare error: {src} is not valid TOML: {e}") from None
+    p, src = Path(path), str(path)
+    data = read_toml(src, f"compare error: {src}", CompareError)
     for key in data:
         if key not in ("compare", "method"):
             raise CompareError(f"compare error: unknown key {key!r} at the top of {src}; "

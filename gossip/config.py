@@ -322,6 +322,17 @@ def _apply(cfg: Config, section: str, values: dict, source: str) -> None:
         setattr(obj, key, coerce(section, known[key], value))
 
 
+def read_toml(path: str, what: str, error: type[Exception] = ConfigError) -> dict:
+    """A TOML file as a dict; a missing or malformed file is ``error`` naming ``what``."""
+    p = Path(path)
+    if not p.is_file():
+        raise error(f"{what}: no such file")
+    try:
+        return tomllib.loads(p.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise error(f"{what} is not valid TOML: {e}") from None
+
+
 def load(path: str | None = None, overrides: dict[str, dict[str, Any]] | None = None) -> Config:
     """Defaults, then the TOML file at ``path``, then ``overrides`` ({section: {key: value}}).
 
@@ -329,13 +340,7 @@ def load(path: str | None = None, overrides: dict[str, dict[str, Any]] | None = 
     """
     cfg = Config()
     if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"config error: --config {path}: no such file")
-        try:
-            data = tomllib.loads(p.read_text())
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-            raise ConfigError(f"config error: --config {path} is not valid TOML: {e}") from None
+        data = read_toml(path, f"config error: --config {path}")
         for section, values in data.items():
             if section == "run":  # informational block written into runs/*/config.toml
                 continue

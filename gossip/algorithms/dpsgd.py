@@ -32,16 +32,24 @@ class DPSGD(Algorithm):
     def init_state(self, rank: int, x0: np.ndarray) -> DPSGDState:
         return DPSGDState(rank=rank)
 
-    def compose(self, state: DPSGDState, x: np.ndarray, oracle: GradientOracle):
+    def row(self, i: int, round_: int) -> dict[int, np.float32]:
+        """w_ij for j ∈ N_i ∪ {i}, ascending (the static W; see EdgeDPSGD for W(t))."""
+        return self.weights[i]
+
+    def _step(self, state: DPSGDState, x: np.ndarray, oracle: GradientOracle):
         state.grad = oracle.grad()
         state.round += 1
-        sent = self.channel.send(x, state.rank, state.round)
+        return self.channel.send(x, state.rank, state.round)
+
+    def compose(self, state: DPSGDState, x: np.ndarray, oracle: GradientOracle):
+        sent = self._step(state, x, oracle)
         return sent.message, info_from(sent)
 
     def absorb(self, state: DPSGDState, x: np.ndarray, inbox: dict[int, bytes], round_: int) -> None:
         i = state.rank
         mixed = np.zeros_like(x)
-        for j, w in self.weights[i].items():
-            mixed += w * (x if j == i else self.decode_from(self.channel, i, j, inbox[j], round_))
+        for j, w in self.row(i, round_).items():
+            mixed += np.float32(w) * (x if j == i else
+                                      self.decode_from(self.channel, i, j, inbox[j], round_))
         x[:] = mixed - np.float32(self.lr) * state.grad
         state.grad = None

@@ -22,7 +22,7 @@ import numpy as np
 from ..channel import Channel
 from .base import Algorithm, GradientOracle, RoundInfo
 from .choco import soft_threshold
-from .dpsgd import DPSGDState
+from .dpsgd import DPSGD, DPSGDState
 
 
 @dataclass
@@ -72,32 +72,20 @@ class EdgeChocoSGD(Algorithm):
         soft_threshold(x + np.float32(self.gamma) * mix, self.lr * self.l1, out=x)
 
 
-class EdgeDPSGD(Algorithm):
+class EdgeDPSGD(DPSGD):
     """D-PSGD with W(t): x_i ← Σ_{j ∈ N_i(t) ∪ {i}} w_ij(t)·x_j − η·g."""
 
-    name = "dpsgd"
     exchange = "edges"
 
     def __init__(self, *, schedule, channel: Channel, lr: float):
-        self.schedule, self.channel, self.lr = schedule, channel, float(lr)
+        super().__init__(weights={}, channel=channel, lr=lr)
+        self.schedule = schedule
 
-    def init_state(self, rank: int, x0: np.ndarray) -> DPSGDState:
-        return DPSGDState(rank=rank)
+    def row(self, i: int, round_: int) -> dict[int, float]:
+        return self.schedule.row(round_, i)
 
     def compose(self, state: DPSGDState, x: np.ndarray, oracle: GradientOracle):
-        state.grad = oracle.grad()
-        state.round += 1
-        sent = self.channel.send(x, state.rank, state.round)
+        sent = self._step(state, x, oracle)
         peers = self.schedule.neighbours(state.round, state.rank)
         return ({j: sent.message for j in peers},
                 RoundInfo(message_bytes=len(sent.message) * len(peers), messages=len(peers)))
-
-    def absorb(self, state: DPSGDState, x: np.ndarray, inbox: dict[int, bytes],
-               round_: int) -> None:
-        i = state.rank
-        mixed = np.zeros_like(x)
-        for j, w in self.schedule.row(round_, i).items():
-            mixed += np.float32(w) * (x if j == i else
-                                      self.decode_from(self.channel, i, j, inbox[j], round_))
-        x[:] = mixed - np.float32(self.lr) * state.grad
-        state.grad = None
