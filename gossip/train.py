@@ -36,9 +36,21 @@ from .stop import STOP
 
 FIELDS = ("round", "rank", "loss", "bytes_sent", "bytes_received", "control_bytes_sent",
           "bits_per_entry", "symbol_entropy_bits", "nonzero_fraction", "kept_entries", "skipped",
-          "test_accuracy", "consensus_distance")
+          "test_accuracy", "consensus_distance", "elapsed_s", "compute_s", "codec_s", "wire_s")
+TIME_FIELDS = ("elapsed_s", "compute_s", "codec_s", "wire_s")  # wall clock: differs run to run
 INT_FIELDS = {"round", "rank", "bytes_sent", "bytes_received", "control_bytes_sent",
               "kept_entries", "skipped"}
+
+
+def read_metrics(run_dir: Path | str, timing: bool = False) -> list[dict]:
+    """The rows of ``run_dir/metrics.jsonl``; without ``timing``, the wall-clock fields are
+    left out, so two runs of the same trajectory compare equal."""
+    rows = []
+    for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines():
+        if line.strip():
+            rec = json.loads(line)
+            rows.append(rec if timing else {k: v for k, v in rec.items() if k not in TIME_FIELDS})
+    return rows
 
 
 class RunError(RuntimeError):
@@ -67,6 +79,9 @@ class Worker(GradientOracle):
         self.info: RoundInfo | None = None
         self.message_bytes_total = 0  # bytes of every message composed (sent once per peer)
         self._batch = None
+        # Cumulative seconds of this rank's round phases: gradients (forward/backward), the
+        # algorithm's own work (compress, encode, decode, mix) and the exchange (wire + wait).
+        self.compute_s = self.codec_s = self.wire_s = 0.0
 
     def new_round(self) -> None:
         self._batch = None
@@ -100,12 +115,18 @@ class Worker(GradientOracle):
         return g
 
     def grad(self, x: np.ndarray | None = None) -> np.ndarray:
+        t0 = time.perf_counter()
         if self._batch is None:
             self._batch = self.sampler.next()
-        return self._loss_grad(*self._batch, x)
+        g = self._loss_grad(*self._batch, x)
+        self.compute_s += time.perf_counter() - t0
+        return g
 
     def full_grad(self, x: np.ndarray | None = None) -> np.ndarray:
-        return self._loss_grad(self.sampler.x, self.sampler.y, x)
+        t0 = time.perf_counter()
+        g = self._loss_grad(self.sampler.x, self.sampler.y, x)
+        self.compute_s += time.perf_counter() - t0
+        return g
 
 
 def make_communicator(cfg: Config) -> tuple[str, int]:
@@ -260,18 +281,26 @@ class Run:
     # -- one round -----------------------------------------------------------------------
     def round(self, t: int) -> None:
         outgoing = {}
+        clock = time.perf_counter
         for w in self.workers:
             w.new_round()
+            t0, c0 = clock(), w.compute_s
             outgoing[w.rank], w.info = self.algorithm.compose(w.state, w.model.x, w)
+            w.codec_s += clock() - t0 - (w.compute_s - c0)
             w.message_bytes_total += w.info.message_bytes / max(1, w.info.messages)
+        t0 = clock()
         if self.algorithm.exchange == "all":
             inbox = self.comm.exchange_all(outgoing)
         elif self.algorithm.exchange == "edges":
             inbox = self.comm.exchange_each(outgoing)
         else:
             inbox = self.comm.exchange(outgoing)
+        wire = clock() - t0
         for w in self.workers:
+            w.wire_s += wire
+            t0 = clock()
             self.algorithm.absorb(w.state, w.model.x, inbox[w.rank], t)
+            w.codec_s += clock() - t0
             if not np.isfinite(w.model.x).all():
                 bad = int(np.size(w.model.x) - np.count_nonzero(np.isfinite(w.model.x)))
                 raise RunError(f"rank {w.rank}: the model has {bad} non-finite entries after "
@@ -310,6 +339,7 @@ class Run:
                         for k, v in w.model.module.named_buffers()},
             "sampler": {"perm": w.sampler.perm, "pos": w.sampler.pos, "rng": w.sampler.rng},
             "message_bytes_total": w.message_bytes_total,
+            "phase_s": [w.compute_s, w.codec_s, w.wire_s],
             "counter": self.comm.counters[w.rank],
             "wall": wall, "avg_acc": avg_acc, "rank_acc": rank_acc,
         }
@@ -335,6 +365,7 @@ class Run:
             w.sampler.perm, w.sampler.pos = tree["sampler"]["perm"], tree["sampler"]["pos"]
             w.sampler.rng = tree["sampler"]["rng"]
             w.message_bytes_total = tree["message_bytes_total"]
+            w.compute_s, w.codec_s, w.wire_s = tree.get("phase_s", [0.0, 0.0, 0.0])
             checkpoint.restore_into(self.comm.counters[w.rank], tree["counter"])
         return tree["wall"], tree["avg_acc"], list(tree["rank_acc"])
 
@@ -429,7 +460,8 @@ class Run:
                         t, w.rank, w.loss, c.round_sent, c.round_received, c.control_sent,
                         8.0 * w.info.message_bytes / (self.d * max(1, w.info.messages)),
                         w.info.symbol_entropy_bits,
-                        np.count_nonzero(x) / x.size, w.info.kept, w.info.skipped, acc, dist],
+                        np.count_nonzero(x) / x.size, w.info.kept, w.info.skipped, acc, dist,
+                        time.perf_counter() - t0, w.compute_s, w.codec_s, w.wire_s],
                         dtype=np.float64)
                 table = comm.gather_to_root(rows)
                 if is_eval:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 DIGESTS = HERE / "digests.json"
-TIME_FIELDS = {"elapsed_s", "wall_s", "time_s"}
+TIME_FIELDS = {"elapsed_s", "compute_s", "codec_s", "wire_s"}
 
 COMMON = ["--rounds", "30", "--eval-every", "10", "--seed", "5", "--no-progress",
           "--checkpoint-every", "0"]
