@@ -1,10 +1,11 @@
-"""A channel = one compressor + one codec: vector → bytes on the sender, bytes → the same
-decoded vector on every receiver.
+"""A channel = one compressor + one codec + seeded randomness: a vector becomes bytes on the
+sender, and the bytes become the same decoded vector on every receiver.
 
-The compressor and the codec know nothing of each other; the registry below says which codecs
-fit which compressor's representation, and a pair that does not fit is a configuration error.
-Randomness (dither, rand-k selection) comes from a generator derived from (seed, sender, round),
-so receivers can regenerate what they need (subtractive dither) and runs are reproducible.
+The compressor and the codec know nothing of each other; the registries record which
+representation each produces or accepts (``kind``), and a pair that does not fit is a
+configuration error (:func:`check_pair`).  Randomness (dither, rand-k selection) comes from a
+generator derived from (seed, sender, round[, stream]), so receivers can regenerate what they
+need (subtractive dither) and runs are reproducible.
 """
 
 from __future__ import annotations
@@ -13,63 +14,26 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .codecs.frames import QuantizedCodec, RawCodec, SparseCodec
-from .codecs import vsc
-from .compressors.dithered import DitheredQuantizer, Quantized
-from .compressors.sign import SignNorm
-from .compressors.sparse import Dense, Identity, RandK, Sparse, TopK
+from . import codecs, compressors
+from .messages import Blocks
 from .rng import numpy_rng
-
-# compressor name → representation it produces
-COMPRESSORS = {"dithered": Quantized, "qsgd": Quantized, "sign": Quantized, "topk": Sparse,
-               "randk": Sparse, "identity": Dense}
-# codec name → representation it accepts
-CODECS = {"vsc": Quantized, "packed": Quantized, "sparse": Sparse, "raw": Dense}
 
 
 def fitting_codecs(compressor: str) -> list[str]:
-    return [c for c, kind in CODECS.items() if kind is COMPRESSORS[compressor]]
+    kind = compressors.REGISTRY[compressor].meta["kind"]
+    return [c for c in codecs.REGISTRY if codecs.REGISTRY[c].meta["kind"] is kind]
 
 
 def check_pair(compressor: str, codec: str) -> None:
-    if compressor not in COMPRESSORS:
-        raise ValueError(f"unknown compressor {compressor!r}; accepted: {', '.join(COMPRESSORS)}")
-    if codec not in CODECS:
-        raise ValueError(f"unknown codec {codec!r}; accepted: {', '.join(CODECS)}")
-    if CODECS[codec] is not COMPRESSORS[compressor]:
+    """ValueError (naming what fits) unless ``codec`` accepts what ``compressor`` produces."""
+    if compressor not in compressors.REGISTRY:
+        raise ValueError(f"unknown compressor {compressor!r}; accepted: "
+                         f"{', '.join(compressors.REGISTRY)}")
+    if codec not in codecs.REGISTRY:
+        raise ValueError(f"unknown codec {codec!r}; accepted: {', '.join(codecs.REGISTRY)}")
+    if codec not in fitting_codecs(compressor):
         raise ValueError(f"codec {codec!r} does not fit compressor {compressor!r}; use one of: "
                          f"{', '.join(fitting_codecs(compressor))}")
-
-
-def build_compressor(name: str, block_sizes, *, levels: int = 16, norm: str = "l2",
-                     tau_scaling: bool = False, subtractive: bool = False, ratio: float = 0.01,
-                     unbiased: bool = False):
-    if name == "dithered":
-        return DitheredQuantizer(block_sizes, levels, norm=norm, tau_scaling=tau_scaling,
-                                 subtractive=subtractive)
-    if name == "qsgd":  # QSGD (§1.1) = the dithered quantizer with the l2 scale
-        return DitheredQuantizer(block_sizes, levels, norm="l2", tau_scaling=tau_scaling,
-                                 subtractive=subtractive)
-    if name == "sign":
-        return SignNorm(block_sizes)
-    if name == "topk":
-        return TopK(block_sizes, ratio)
-    if name == "randk":
-        return RandK(block_sizes, ratio, unbiased=unbiased)
-    if name == "identity":
-        return Identity(block_sizes)
-    raise ValueError(f"unknown compressor {name!r}")
-
-
-def build_codec(name: str, compressor, block_sizes):
-    size = int(np.sum(block_sizes))
-    if name in ("vsc", "packed"):
-        return QuantizedCodec(name, compressor.levels, block_sizes, dtype=compressor.dtype)
-    if name == "sparse":
-        return SparseCodec(size)
-    if name == "raw":
-        return RawCodec(size)
-    raise ValueError(f"unknown codec {name!r}")
 
 
 @dataclass
@@ -77,7 +41,7 @@ class Sent:
     """What the sender knows after encoding: the bytes, and the values every receiver decodes."""
 
     message: bytes
-    decoded: np.ndarray  # float32, bit-identical to what receivers get
+    decoded: np.ndarray | None  # float32, bit-identical to what receivers get (None: not needed)
     rep: object
     symbol_entropy_bits: float = float("nan")  # per entry, for quantized representations
     kept: int = -1  # entries sent, for sparse representations
@@ -87,6 +51,16 @@ class Channel:
     def __init__(self, compressor, codec, seed: int, purpose: str = "compress"):
         self.compressor, self.codec, self.seed, self.purpose = compressor, codec, seed, purpose
 
+    @classmethod
+    def build(cls, compressor: str, codec: str, block_sizes, seed: int, **options) -> Channel:
+        """Compressor and codec by registry name; ``options`` go to the compressor factory."""
+        check_pair(compressor, codec)
+        blocks = Blocks.of(block_sizes)
+        comp = compressors.REGISTRY.build(compressor, blocks, **options)
+        cod = codecs.REGISTRY.build(codec, blocks, levels=getattr(comp, "levels", 1),
+                                    dtype=getattr(comp, "dtype", np.int8))
+        return cls(comp, cod, seed=seed)
+
     def _rng(self, sender: int, round_: int, stream: int) -> np.random.Generator:
         extra = (stream,) if stream else ()
         return numpy_rng(self.seed, sender, self.purpose, round_, *extra)
@@ -95,33 +69,24 @@ class Channel:
         f = getattr(self.compressor, "receiver_aux", None)
         return f(self._rng(sender, round_, stream)) if f else None
 
-    def send(self, v: np.ndarray, sender: int, round_: int, stream: int = 0) -> Sent:
+    def send(self, v: np.ndarray, sender: int, round_: int, stream: int = 0, *,
+             decode: bool = True, **options) -> Sent:
         """Compress and encode ``v``; ``stream`` separates the random draws of several
-        messages one sender composes in a round (per-edge streams)."""
-        rep = self.compressor.compress(v, self._rng(sender, round_, stream))
+        messages one sender composes in a round (per-edge streams); ``options`` go to the
+        compressor (e.g. ``k=``, ``tau=``); ``decode=False`` skips the dense decoded copy."""
+        rep = self.compressor.compress(v, self._rng(sender, round_, stream), **options)
         msg = self.codec.encode(rep)
-        decoded = self.compressor.decompress(rep, self._aux(sender, round_, stream))
-        sent = Sent(msg, decoded, rep)
-        if isinstance(rep, Quantized):
-            sent.symbol_entropy_bits = vsc.entropy_bits(rep.symbols) / max(1, rep.symbols.size)
-        elif isinstance(rep, Sparse):
-            sent.kept = int(rep.indices.size)
-        return sent
+        decoded = self.compressor.decompress(rep, self._aux(sender, round_, stream)) if decode else None
+        stats = rep.stats()
+        return Sent(msg, decoded, rep, symbol_entropy_bits=stats.get("symbol_entropy_bits",
+                                                                     float("nan")),
+                    kept=stats.get("kept", -1))
+
+    def receive_rep(self, message: bytes):
+        """A neighbour's message as its representation (DecodeError if malformed)."""
+        return self.codec.decode(message)
 
     def receive(self, message: bytes, sender: int, round_: int, stream: int = 0) -> np.ndarray:
         """Decode a neighbour's message (DecodeError if malformed) to its float32 vector."""
-        rep = self.codec.decode(message)
-        return self.compressor.decompress(rep, self._aux(sender, round_, stream))
-
-
-class ErrorMemory:
-    """Error feedback (§1.4): compress p = v + e, keep e ← p − decoded."""
-
-    def __init__(self, size: int):
-        self.e = np.zeros(size, dtype=np.float32)
-
-    def compensate(self, v: np.ndarray) -> np.ndarray:
-        return v + self.e
-
-    def update(self, p: np.ndarray, decoded: np.ndarray) -> None:
-        np.subtract(p, decoded, out=self.e)
+        return self.compressor.decompress(self.receive_rep(message),
+                                          self._aux(sender, round_, stream))

@@ -18,6 +18,12 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import topologies
+
+from . import codecs, compressors, data, models
+from .algorithms import GRAPH_ALGORITHMS
+from .algorithms import REGISTRY as ALGORITHMS
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -33,8 +39,8 @@ def opt(default: Any, help: str, *, flag: str | None = None, choices: tuple | No
         hi_open: bool = False, nullable: bool = False, assumption: bool = False) -> Any:
     """A config field with its documentation and constraints.
 
-    ``assumption=True`` marks a choice the papers do not pin down (ALGORITHMS.md tag [A]);
-    ``--help`` says so.
+    ``assumption=True`` marks a choice the papers do not pin down (tag [A] in
+    docs/algorithms.md); ``--help`` says so.
     """
     meta = dict(help=help, flag=flag, choices=choices, lo=lo, hi=hi, lo_open=lo_open,
                 hi_open=hi_open, nullable=nullable, assumption=assumption)
@@ -44,10 +50,9 @@ def opt(default: Any, help: str, *, flag: str | None = None, choices: tuple | No
 @dataclass
 class TopologyConfig:
     name: str = opt("ring", "graph of the peers", flag="--topology",
-                    choices=("ring", "torus", "complete", "star", "hypercube", "exponential",
-                             "erdos-renyi", "random-regular", "file"))
+                    choices=tuple(topologies.BUILDERS) + ("file",) * ("file" not in topologies.BUILDERS))
     mixing: str = opt("metropolis", "mixing-matrix rule W", flag="--mixing",
-                      choices=("metropolis", "max-degree", "uniform"))
+                      choices=tuple(topologies.MIXING))
     file: str | None = opt(None, "edge-list (.txt/.csv/.edges) or GraphML file, with --topology file",
                            flag="--topology-file", nullable=True)
     edge_prob: float = opt(0.5, "edge probability of erdos-renyi", flag="--edge-prob",
@@ -70,7 +75,7 @@ class DataConfig:
     dataset: str = opt("digits", "data set: digits (scikit-learn's bundled 8x8 digits, offline), "
                        "or mnist, fashion-mnist, cifar10 read from --data-dir (never downloaded; "
                        "CIFAR-10 in its binary version)", flag="--dataset",
-                       choices=("digits", "mnist", "fashion-mnist", "cifar10"))
+                       choices=data.REGISTRY.names())
     data_dir: str | None = opt(None, "directory holding the mnist/fashion-mnist/cifar10 files",
                                flag="--data-dir", nullable=True)
     limit: int | None = opt(None, "use only the first N training and N test samples (quick runs)",
@@ -78,7 +83,7 @@ class DataConfig:
     partition: str = opt("iid", "how training data is split across ranks: iid, dirichlet (label "
                          "skew, --dirichlet-alpha) or shards (each rank gets --shards-per-rank "
                          "label-sorted shards)", flag="--partition",
-                         choices=("iid", "dirichlet", "shards"))
+                         choices=data.PARTITIONS)
     shards_per_rank: int = opt(2, "shards per rank with --partition shards",
                                flag="--shards-per-rank", lo=1)
     alpha: float = opt(0.5, "Dirichlet concentration for --partition dirichlet (small = more skewed)",
@@ -93,35 +98,16 @@ class ModelConfig:
     name: str = opt("mlp", "model: logreg (linear), mlp (one hidden ReLU layer), cnn (small "
                     "convolutional net, image data), resnet18 (CIFAR-style; BatchNorm statistics "
                     "stay local to each rank)", flag="--model",
-                    choices=("logreg", "mlp", "cnn", "resnet18"))
+                    choices=models.REGISTRY.names())
     hidden: int = opt(64, "hidden width of the mlp", flag="--hidden", lo=1)
     l2: float = opt(0.0, "l2 regularisation lambda: the training loss adds lambda/2*||x||^2 "
                     "(with logreg the objective is then strongly convex)", flag="--l2", lo=0.0)
 
 
-PER_ALGORITHM = "default per algorithm, see ALGORITHM_DEFAULTS"
-
-# Settings that depend on the algorithm: a None in AlgorithmConfig resolves to these.
-ALGORITHM_DEFAULTS: dict[str, dict[str, Any]] = {
-    # Measured on digits (README): l2 + 1/tau, 4 levels, small gamma; 0.46 bits per entry.
-    "malcom": dict(compressor="dithered", codec="vsc", levels=4, norm="l2", tau_scaling=True,
-                   gamma=0.05, l1=1e-3),
-    # CHOCO-SGD's convex-code setting: QSGD with 16 levels (biased, 1/tau), gamma = 0.34, and
-    # fixed-width symbols as its authors count them.
-    "choco": dict(compressor="qsgd", codec="packed", levels=16, norm="l2", tau_scaling=True,
-                  gamma=0.34, l1=0.0),
-    "dpsgd": dict(compressor="identity", codec="raw", levels=1, norm="l2", tau_scaling=False,
-                  gamma=1.0, l1=0.0),
-    "adaptive-topk": dict(compressor="topk", codec="sparse", levels=1, norm="l2",
-                          tau_scaling=False, gamma=1.0, l1=0.0),
-    "gdsec": dict(compressor="topk", codec="sparse", levels=1, norm="l2", tau_scaling=False,
-                  gamma=1.0, l1=0.0),
-    "sasg": dict(compressor="topk", codec="sparse", levels=1, norm="l2", tau_scaling=False,
-                 gamma=1.0, l1=0.0),
-    "topk-ef": dict(compressor="topk", codec="sparse", levels=1, norm="l2", tau_scaling=False,
-                    gamma=1.0, l1=0.0),
-}
-GRAPH_ALGORITHMS = ("malcom", "choco", "dpsgd")
+# Settings that depend on the algorithm: a None in AlgorithmConfig resolves to these (each
+# algorithm's registry entry holds its own, next to its builder).
+ALGORITHM_DEFAULTS: dict[str, dict[str, Any]] = {n: ALGORITHMS[n].meta["defaults"]
+                                                 for n in ALGORITHMS}
 
 
 @dataclass
@@ -129,7 +115,8 @@ class AlgorithmConfig:
     name: str = opt("malcom", "training algorithm: malcom (Malcom-PSGD), choco (CHOCO-SGD), dpsgd "
                     "(uncompressed D-PSGD), and over an allgather of every rank (serverless "
                     "versions of server methods): adaptive-topk, gdsec (full local gradients), "
-                    "sasg, topk-ef (top-k with error feedback, --ratio)", flag="--algorithm", choices=tuple(ALGORITHM_DEFAULTS))
+                    "sasg, topk-ef (top-k with error feedback, --ratio)", flag="--algorithm",
+                    choices=ALGORITHMS.names())
     lr: float = opt(0.1, "learning rate eta (constant); allgather methods average the ranks' "
                     "messages, so a paper that sums over M workers with rate a is --lr M*a",
                     flag="--lr", lo=0.0, lo_open=True)
@@ -142,11 +129,11 @@ class AlgorithmConfig:
                            nullable=True)
     compressor: str | None = opt(None, "compressor of malcom/choco: dithered (malcom), qsgd "
                                  "(choco), topk, randk, sign, identity", flag="--compressor",
-                                 choices=("dithered", "qsgd", "topk", "randk", "sign", "identity"),
+                                 choices=compressors.REGISTRY.names(),
                                  nullable=True)
     codec: str | None = opt(None, "codec: vsc (vector source coding), packed (fixed-width "
                             "symbols), sparse (indices + float32), raw (float32); must fit the "
-                            "compressor", flag="--codec", choices=("vsc", "packed", "sparse", "raw"),
+                            "compressor", flag="--codec", choices=codecs.REGISTRY.names(),
                             nullable=True)
     levels: int | None = opt(None, "quantizer levels s: symbols in {-s..s} (malcom 4, choco 16)",
                              flag="--levels", lo=1, hi=2**30, nullable=True)
@@ -155,7 +142,7 @@ class AlgorithmConfig:
                            nullable=True, assumption=True)
     tau_scaling: bool | None = opt(None, "divide the decoded residual by tau = 1 + min(d/s^2, "
                                    "sqrt(d)/s) (CHOCO's biased QSGD; --norm l2 diverges without "
-                                   "it, ALGORITHMS.md 1.2; malcom default on)",
+                                   "it, docs/algorithms.md; malcom default on)",
                                    flag="--tau-scaling", nullable=True, assumption=True)
     subtractive_dither: bool = opt(False, "EXTENSION beyond the paper: receivers regenerate the "
                                    "sender's dither from (seed, sender, round) and subtract it; "
@@ -390,10 +377,10 @@ def check(cfg: Config) -> None:
     if cfg.topology.name == "file" and not cfg.topology.file:
         raise ConfigError("config error: topology.name = 'file' needs topology.file "
                           "(--topology-file PATH to an edge list or GraphML file)")
-    if cfg.data.dataset != "digits" and not cfg.data.data_dir:
+    if data.REGISTRY[cfg.data.dataset].meta["on_disk"] and not cfg.data.data_dir:
         raise ConfigError(f"config error: data.dataset = {cfg.data.dataset!r} is read from disk: "
                           f"set --data-dir DIR (no download happens)")
-    if cfg.model.name in ("cnn", "resnet18") and cfg.data.dataset == "digits":
+    if models.REGISTRY[cfg.model.name].meta["image"] and not data.REGISTRY[cfg.data.dataset].meta["on_disk"]:
         raise ConfigError(f"config error: model.name = {cfg.model.name!r} needs image data "
                           f"(--dataset mnist, fashion-mnist or cifar10); use mlp or logreg on digits")
     if cfg.topology.time_varying != "static" and a.name not in GRAPH_ALGORITHMS:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import zlib
 
 import numpy as np
-import torch
 
 
 def _purpose_id(purpose: str) -> int:
@@ -23,7 +22,10 @@ def numpy_rng(seed: int, rank: int, purpose: str, *extra: int) -> np.random.Gene
         [int(seed), int(rank) + 1, _purpose_id(purpose), *map(int, extra)])))
 
 
-def torch_generator(seed: int, rank: int, purpose: str) -> torch.Generator:
+def torch_generator(seed: int, rank: int, purpose: str):
+    """A torch Generator for one (seed, rank, purpose) (model initialisation)."""
+    import torch
+
     ss = np.random.SeedSequence([int(seed), int(rank) + 1, _purpose_id(purpose)])
     g = torch.Generator()
     g.manual_seed(int(ss.generate_state(1, dtype=np.uint64)[0] & ((1 << 63) - 1)))

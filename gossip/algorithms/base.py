@@ -39,24 +39,29 @@ class GradientOracle(ABC):
         """Gradient of the mean loss over the rank's whole shard."""
 
 
+Outbox = dict[int, bytes]  # peer -> message
+
+
 class Algorithm(ABC):
     """A gossip algorithm split at the exchange, so one process can host many ranks.
 
-    ``compose`` runs the local step and returns the message; the communicator moves the
-    messages (``exchange`` = "neighbours": graph neighbours; "all": every rank, an allgather,
-    for the methods designed around a server); ``absorb`` finishes the round.
+    ``compose`` runs the local step and returns the addressed outbox {peer: bytes} (graph
+    neighbours, active neighbours of a time-varying graph, or every other rank for the
+    methods designed around a server); the communicator moves it; ``absorb`` finishes the
+    round with {peer: bytes} from the same peers.
     """
 
     name: str
-    exchange: str = "neighbours"
+    label: str = "the neighbour exchange"  # names the exchange in failure messages
+    all_ranks: bool = False  # True: every rank talks to every other (allgather methods)
 
     @abstractmethod
     def init_state(self, rank: int, x0: np.ndarray):
         """Per-rank state (everything a checkpoint must hold besides the model)."""
 
     @abstractmethod
-    def compose(self, state, x: np.ndarray, oracle: GradientOracle) -> tuple[bytes, RoundInfo]:
-        """Local step on the flat model ``x`` (in place); return the outgoing message."""
+    def compose(self, state, x: np.ndarray, oracle: GradientOracle) -> tuple[Outbox, RoundInfo]:
+        """Local step on the flat model ``x`` (in place); return the outbox and the record."""
 
     @abstractmethod
     def absorb(self, state, x: np.ndarray, inbox: dict[int, bytes], round_: int) -> None:
@@ -72,6 +77,7 @@ class Algorithm(ABC):
                                        f"{round_} failed to decode: {e}") from e
 
 
-def info_from(sent) -> RoundInfo:
+def info_from(sent, **extra) -> RoundInfo:
+    """The record of one message sent (to one peer or the same bytes to several)."""
     return RoundInfo(message_bytes=len(sent.message), symbol_entropy_bits=sent.symbol_entropy_bits,
-                     kept=float(sent.kept) if sent.kept >= 0 else float("nan"))
+                     kept=float(sent.kept) if sent.kept >= 0 else float("nan"), **extra)

@@ -1,4 +1,4 @@
-"""CHOCO-SGD (ALGORITHMS.md §3, ICLR 2020 order) and Malcom-PSGD (§2.3), one class.
+"""CHOCO-SGD (ICLR 2020 order) and Malcom-PSGD, one class (docs/algorithms.md).
 
 Malcom-PSGD is CHOCO-SGD with the dithered quantizer, vector source coding and an l1 prox
 after the consensus step.  One round on rank i:
@@ -16,7 +16,7 @@ is σ = ||v||_2 per tensor with CHOCO's 1/τ scaling and s = 4: most symbols are
 costs about 0.47 bits per entry, but it tolerates only a small γ (measured on digits, 4-8 ranks:
 0.05 and 0.1 converge, 0.2 degrades, 0.3 diverges).  ``--norm inf`` (σ = max|v|) converges for
 γ up to 0.6 at about 1.5-2 bits per entry.  ``--norm l2`` without ``--tau-scaling`` is not
-contractive and diverges (§1.2).  CHOCO's own settings: QSGD-16 γ = 0.34, top-1% γ = 0.04.
+contractive and diverges (docs/algorithms.md).  CHOCO's own settings: QSGD-16 γ = 0.34, top-1% γ = 0.04.
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ class ChocoSGD(Algorithm):
         """``weights[i][j]`` = w_ij for j ∈ N_i ∪ {i} (rows of W for the local ranks)."""
         self.weights = {i: {j: np.float32(w) for j, w in sorted(row.items())}
                         for i, row in weights.items()}
+        self.peers = {i: tuple(j for j in row if j != i) for i, row in self.weights.items()}
         self.channel = channel
         self.lr, self.gamma, self.l1 = float(lr), float(gamma), float(l1)
         self.name = name
@@ -71,7 +72,8 @@ class ChocoSGD(Algorithm):
         x -= np.float32(self.lr) * oracle.grad()  # x_half, in place
         state.round += 1
         state.pending = self.channel.send(x - state.x_hat, state.rank, state.round)
-        return state.pending.message, info_from(state.pending)
+        msg = state.pending.message
+        return {j: msg for j in self.peers[state.rank]}, info_from(state.pending)
 
     def absorb(self, state: ChocoState, x: np.ndarray, inbox: dict[int, bytes], round_: int) -> None:
         i = state.rank
@@ -89,8 +91,3 @@ class ChocoSGD(Algorithm):
         state.pending = None
         y = x + np.float32(self.gamma) * (state.s - state.x_hat)
         soft_threshold(y, self.lr * self.l1, out=x)
-
-
-def MalcomPSGD(*, weights, channel: Channel, lr: float, gamma: float, l1: float) -> ChocoSGD:
-    """Malcom-PSGD: CHOCO-SGD + dithered quantizer + VSC + l1 prox (see module docstring)."""
-    return ChocoSGD(weights=weights, channel=channel, lr=lr, gamma=gamma, l1=l1, name="malcom")

@@ -1,4 +1,4 @@
-"""D-PSGD (ALGORITHMS.md §4): x_i ← Σ_j w_ij x_j − η·∇F_i(x_i; ξ), full float32 models.
+"""D-PSGD (docs/algorithms.md): x_i ← Σ_j w_ij x_j − η·∇F_i(x_i; ξ), full float32 models.
 
 The gradient is taken at the rank's own current model before mixing; every round each rank
 sends its whole model (raw float32 frame) to each neighbour.
@@ -27,6 +27,7 @@ class DPSGD(Algorithm):
     def __init__(self, *, weights: dict[int, dict[int, float]], channel: Channel, lr: float):
         self.weights = {i: {j: np.float32(w) for j, w in sorted(row.items())}
                         for i, row in weights.items()}
+        self.peers = {i: tuple(j for j in row if j != i) for i, row in self.weights.items()}
         self.channel, self.lr = channel, float(lr)
 
     def init_state(self, rank: int, x0: np.ndarray) -> DPSGDState:
@@ -43,7 +44,7 @@ class DPSGD(Algorithm):
 
     def compose(self, state: DPSGDState, x: np.ndarray, oracle: GradientOracle):
         sent = self._step(state, x, oracle)
-        return sent.message, info_from(sent)
+        return {j: sent.message for j in self.peers[state.rank]}, info_from(sent)
 
     def absorb(self, state: DPSGDState, x: np.ndarray, inbox: dict[int, bytes], round_: int) -> None:
         i = state.rank

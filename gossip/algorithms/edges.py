@@ -1,4 +1,4 @@
-"""CHOCO-SGD / Malcom-PSGD and D-PSGD on time-varying graphs W(t) (ALGORITHMS.md §2.6).
+"""CHOCO-SGD / Malcom-PSGD and D-PSGD on time-varying graphs W(t) (docs/algorithms.md).
 
 The trap: a public copy x̂_j must stay identical at every holder, but on a time-varying graph
 j's message reaches only its *active* neighbours.  We keep one public copy per directed edge:
@@ -35,7 +35,6 @@ class EdgeChocoState:
 
 
 class EdgeChocoSGD(Algorithm):
-    exchange = "edges"
 
     def __init__(self, *, schedule, neighbours: dict[int, tuple[int, ...]], channel: Channel,
                  lr: float, gamma: float, l1: float = 0.0, name: str = "choco"):
@@ -74,8 +73,6 @@ class EdgeChocoSGD(Algorithm):
 
 class EdgeDPSGD(DPSGD):
     """D-PSGD with W(t): x_i ← Σ_{j ∈ N_i(t) ∪ {i}} w_ij(t)·x_j − η·g."""
-
-    exchange = "edges"
 
     def __init__(self, *, schedule, channel: Channel, lr: float):
         super().__init__(weights={}, channel=channel, lr=lr)

@@ -24,13 +24,60 @@ import numpy as np
 
 from . import DecodeError
 
-__all__ = ["BitWriter", "BitReader", "bit_length", "MAX_GAMMA_EXPONENT"]
+__all__ = ["BitWriter", "BitReader", "bit_length", "MAX_GAMMA_EXPONENT", "read_varint",
+           "unzigzag", "write_varint", "zigzag"]
 
 #: Largest gamma exponent ``N`` accepted on read (values then fit in uint64).
 MAX_GAMMA_EXPONENT = 63
 
 _U64 = np.uint64
 _ONE = np.uint64(1)
+_MAX_VARINT_BYTES = 10
+_VARINT_LIMIT = 2**63
+
+
+def write_varint(n: int) -> bytes:
+    """Unsigned LEB128 (7 bits a byte, low first), the varint of every frame header."""
+    if n < 0:
+        raise ValueError("LEB128 needs a non-negative integer")
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def read_varint(buf: bytes, pos: int, what: str) -> tuple[int, int]:
+    """(value, next position); a DecodeError names ``what`` if the varint is truncated, not
+    minimal, longer than 10 bytes or not below 2**63."""
+    value = 0
+    for i in range(_MAX_VARINT_BYTES):
+        if pos + i >= len(buf):
+            raise DecodeError(f"message truncated inside the {what} varint")
+        b = buf[pos + i]
+        value |= (b & 0x7F) << (7 * i)
+        if not b & 0x80:
+            if i > 0 and b == 0:
+                raise DecodeError(f"{what} varint is not minimally encoded")
+            if value >= _VARINT_LIMIT:
+                raise DecodeError(f"{what} varint value {value} is not below 2**63")
+            return value, pos + i + 1
+    raise DecodeError(f"{what} varint is longer than {_MAX_VARINT_BYTES} bytes")
+
+
+def zigzag(v: np.ndarray) -> np.ndarray:
+    """Signed → unsigned: 0, -1, 1, -2, ... → 0, 1, 2, 3, ..."""
+    v = v.astype(np.int64)
+    return ((v << 1) ^ (v >> 63)).astype(np.uint64)
+
+
+def unzigzag(z: np.ndarray) -> np.ndarray:
+    z = z.astype(np.uint64)
+    return ((z >> np.uint64(1)).astype(np.int64)) ^ (-(z & np.uint64(1)).astype(np.int64))
 
 
 def bit_length(x) -> np.ndarray:

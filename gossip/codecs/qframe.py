@@ -13,10 +13,10 @@ import zlib
 
 import numpy as np
 
-from ..compressors.dithered import Quantized
+from ..messages import Quantized
 from . import DecodeError, vsc
-from .vsc import _leb128 as _varint  # one varint implementation for every frame
-from .vsc import _read_leb128 as _read_varint
+from .bitio import read_varint as _read_varint
+from .bitio import write_varint as _varint
 
 MAGIC = b"GQ"
 VERSION = 1
@@ -56,3 +56,20 @@ def decode(data: bytes, *, levels: int, block_sizes: np.ndarray, dtype=np.int8) 
     if z.size and (np.abs(z).max() > levels):
         raise DecodeError(f"quantized symbols exceed ±{levels}")
     return Quantized(symbols=z.astype(dtype), scales=scales, levels=levels)
+
+
+class QuantizedCodec:
+    """Quantized vector (scales + integer symbols): ``vsc`` (vector source coding) or
+    ``packed`` (fixed-width symbols, no entropy coding), in the frame above."""
+
+    kind = Quantized
+
+    def __init__(self, name: str, levels: int, block_sizes, dtype=np.int8):
+        self.name, self.levels, self.dtype = name, levels, dtype
+        self.block_sizes = np.asarray(block_sizes, dtype=np.int64)
+
+    def encode(self, rep: Quantized) -> bytes:
+        return encode(rep, packed=self.name == "packed")
+
+    def decode(self, data: bytes) -> Quantized:
+        return decode(data, levels=self.levels, block_sizes=self.block_sizes, dtype=self.dtype)

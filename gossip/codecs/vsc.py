@@ -44,8 +44,9 @@ import zlib
 
 import numpy as np
 
+from ..messages import entropy_bits  # noqa: F401 - part of this module's API
 from . import DecodeError
-from .bitio import BitReader, BitWriter, bit_length
+from .bitio import BitReader, BitWriter, bit_length, read_varint, unzigzag, write_varint, zigzag
 
 __all__ = [
     "encode",
@@ -80,52 +81,10 @@ VSC_BUILD_SLACK = 1.25
 MAX_GOLOMB_M = 2**40
 #: Widest RAW field (zigzag of +-2**31 needs 33 bits).
 MAX_RAW_WIDTH = 33
-_MAX_VARINT_BYTES = 10
-_VARINT_LIMIT = 2**63
 _CRC_BYTES = 4
 
 
 # ---------------------------------------------------------------------------- helpers
-
-
-def _leb128(n: int) -> bytes:
-    if n < 0:
-        raise ValueError("LEB128 needs a non-negative integer")
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def _read_leb128(buf: bytes, pos: int, what: str) -> tuple[int, int]:
-    value = 0
-    for i in range(_MAX_VARINT_BYTES):
-        if pos + i >= len(buf):
-            raise DecodeError(f"message truncated inside the {what} varint")
-        b = buf[pos + i]
-        value |= (b & 0x7F) << (7 * i)
-        if not b & 0x80:
-            if i > 0 and b == 0:
-                raise DecodeError(f"{what} varint is not minimally encoded")
-            if value >= _VARINT_LIMIT:
-                raise DecodeError(f"{what} varint value {value} is not below 2**63")
-            return value, pos + i + 1
-    raise DecodeError(f"{what} varint is longer than {_MAX_VARINT_BYTES} bytes")
-
-
-def _zigzag(v: np.ndarray) -> np.ndarray:
-    v = v.astype(np.int64)
-    return ((v << 1) ^ (v >> 63)).astype(np.uint64)
-
-
-def _unzigzag(z: np.ndarray) -> np.ndarray:
-    z = z.astype(np.uint64)
-    return ((z >> np.uint64(1)).astype(np.int64)) ^ (-(z & np.uint64(1)).astype(np.int64))
 
 
 def golomb_parameter(n, L) -> np.ndarray:
@@ -299,7 +258,7 @@ def _vsc_payload(v: np.ndarray, sym: np.ndarray, cnt: np.ndarray, rank_of) -> Bi
     w.write_elias_gamma(np.array([K + 1], dtype=np.uint64))
     if K == 0:
         return w
-    w.write_elias_gamma(_zigzag(sym) + np.uint64(1))
+    w.write_elias_gamma(zigzag(sym) + np.uint64(1))
     w.write_elias_gamma(cnt[1:])
     if K == 1:
         return w
@@ -339,12 +298,12 @@ def _raw_payload(v: np.ndarray) -> BitWriter:
     width = _raw_width(v)
     w = BitWriter()
     w.write_fields(np.array([width], dtype=np.uint64), 8)
-    w.write_fields(_zigzag(v), width)
+    w.write_fields(zigzag(v), width)
     return w
 
 
 def _seal(kind: int, d: int, payload_bits: int, payload: bytes) -> bytes:
-    head = MAGIC + bytes([VERSION, kind]) + _leb128(d) + _leb128(payload_bits)
+    head = MAGIC + bytes([VERSION, kind]) + write_varint(d) + write_varint(payload_bits)
     crc = zlib.crc32(payload, zlib.crc32(head))
     return head + struct.pack("<I", crc) + payload
 
@@ -387,8 +346,8 @@ def _parse_header(buf: bytes) -> tuple[int, int, int, int, int]:
         raise DecodeError(f"unsupported VSC message version {version} (expected {VERSION})")
     if kind not in KIND_NAMES:
         raise DecodeError(f"unknown VSC message kind {kind}")
-    d, pos = _read_leb128(buf, 4, "size (d)")
-    nbits, pos = _read_leb128(buf, pos, "payload bit count")
+    d, pos = read_varint(buf, 4, "size (d)")
+    nbits, pos = read_varint(buf, pos, "payload bit count")
     return version, kind, d, nbits, pos
 
 
@@ -421,7 +380,7 @@ def _decode_vsc(r: BitReader, d: int) -> np.ndarray:
     zz = r.read_elias_gamma(K) - np.uint64(1)
     if int(zz.max()) > MAX_ZIGZAG:
         raise DecodeError(f"symbol zigzag value {int(zz.max())} exceeds 2**32")
-    sym = _unzigzag(zz)
+    sym = unzigzag(zz)
     if np.unique(sym).size != K:
         raise DecodeError("symbol table has duplicate symbols")
     nk_u = r.read_elias_gamma(K - 1)
@@ -496,7 +455,7 @@ def _decode_raw(r: BitReader, d: int) -> np.ndarray:
     zz = r.read_fields(np.full(d, width, dtype=np.int64))
     if zz.size and int(zz.max()) > MAX_ZIGZAG:
         raise DecodeError(f"raw zigzag value {int(zz.max())} exceeds 2**32")
-    return _unzigzag(zz)
+    return unzigzag(zz)
 
 
 def _decode_strict(data, expected_size: int | None, max_entries: int) -> np.ndarray:
@@ -551,16 +510,6 @@ def decode(
         raise DecodeError(f"malformed message ({type(exc).__name__}: {exc})") from exc
 
 
-def entropy_bits(symbols) -> float:
-    """``d * H`` of the empirical symbol histogram, in bits."""
-    v = _as_symbols(symbols)
-    if v.size == 0:
-        return 0.0
-    _, cnt, _ = _histogram(v)
-    p = cnt / v.size
-    return float(-(cnt * np.log2(p)).sum())
-
-
 def _golomb_expected_len(M: np.ndarray, p: np.ndarray) -> np.ndarray:
     """Expected Golomb(M) codeword length for geometric gaps ``P(g) = p (1 - p)^g``.
 
@@ -581,7 +530,7 @@ def _expected_payload_bits(d: int, sym: np.ndarray, cnt: np.ndarray) -> float:
     K = sym.size
     bits = float(_gamma_len(np.array([K + 1]))[0])
     if K:
-        bits += float(_gamma_len(_zigzag(sym) + np.uint64(1)).sum())
+        bits += float(_gamma_len(zigzag(sym) + np.uint64(1)).sum())
         nk = cnt[1:]
         if nk.size:
             bits += float(_gamma_len(nk).sum())
@@ -598,7 +547,7 @@ def expected_bits(symbols) -> float:
     v = _as_symbols(symbols)
     sym, cnt, _ = _histogram(v)
     bits = _expected_payload_bits(v.size, sym, cnt)
-    header = len(MAGIC) + 2 + len(_leb128(v.size)) + len(_leb128(math.ceil(bits))) + _CRC_BYTES
+    header = len(MAGIC) + 2 + len(write_varint(v.size)) + len(write_varint(math.ceil(bits))) + _CRC_BYTES
     return 8.0 * header + bits
 
 

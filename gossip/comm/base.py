@@ -1,8 +1,10 @@
 """The communicator interface: bytes in, neighbours' bytes out, every byte counted.
 
-A communicator hosts one or more *local ranks* (one under MPI, all of them in-process) and
-exchanges one variable-length message per local rank per round with that rank's graph
-neighbours.  It knows nothing of models, compressors or codecs.
+A communicator hosts one or more *local ranks* (one under MPI, all of them in-process).  Each
+round every local rank hands it an addressed outbox ``{peer: bytes}`` (its graph neighbours,
+the active ones of a time-varying graph, or every other rank for the allgather methods) and
+gets back ``{peer: bytes}`` from exactly the peers it sent to.  It knows nothing of models,
+compressors or codecs.
 """
 
 from __future__ import annotations
@@ -26,11 +28,9 @@ class ByteCounter:
     per_neighbour_sent: dict[int, int] = field(default_factory=dict)
     per_neighbour_received: dict[int, int] = field(default_factory=dict)
 
-    def record(self, out_len: int | dict[int, int], inbox: dict[int, int],
-               control_each: int) -> None:
-        """``out_len``: one length sent to every peer in ``inbox``, or a length per peer."""
+    def record(self, each: dict[int, int], inbox: dict[int, int], control_each: int) -> None:
+        """``each``: bytes sent to each peer; ``inbox``: bytes received from each."""
         nbrs = list(inbox)
-        each = out_len if isinstance(out_len, dict) else {j: out_len for j in nbrs}
         self.round_sent = sum(each[j] for j in nbrs)
         self.round_received = sum(inbox.values())
         self.sent += self.round_sent
@@ -57,21 +57,12 @@ class Communicator(ABC):
         return 0 in self.local_ranks
 
     @abstractmethod
-    def exchange(self, outgoing: dict[int, bytes]) -> dict[int, dict[int, bytes]]:
-        """Send ``outgoing[r]`` from each local rank r to all its neighbours; return, for each
-        local rank, {neighbour: message} in ascending neighbour order."""
-
-    @abstractmethod
-    def exchange_each(self, outgoing: dict[int, dict[int, bytes]]) -> dict[int, dict[int, bytes]]:
-        """Per-neighbour messages (time-varying graphs): ``outgoing[r][j]`` goes from r to j.
-        The sets must be symmetric (j in outgoing[r] iff r in outgoing[j]); each rank receives
-        from exactly the neighbours it sends to."""
-
-    @abstractmethod
-    def exchange_all(self, outgoing: dict[int, bytes]) -> dict[int, dict[int, bytes]]:
-        """Every rank's message to every other rank (for the methods designed around a server):
-        for each local rank, {other rank: message} in ascending order.  Counted like exchange:
-        a message counts once per receiving rank."""
+    def exchange(self, outbox: dict[int, dict[int, bytes]],
+                 label: str = "the neighbour exchange") -> dict[int, dict[int, bytes]]:
+        """Send ``outbox[r][j]`` from each local rank r to peer j; return, for each local rank,
+        {peer: message} from the same peers, in ascending peer order.  The pattern must be
+        symmetric (j in outbox[r] iff r in outbox[j]).  Every byte is counted, a message once
+        per receiving peer; ``label`` names the exchange in failure messages."""
 
     @abstractmethod
     def allreduce_sum(self, arrays: dict[int, np.ndarray]) -> np.ndarray:

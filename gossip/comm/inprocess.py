@@ -18,35 +18,20 @@ class InProcessCommunicator(Communicator):
         self.neighbours = {r: tuple(sorted(neighbours[r])) for r in self.local_ranks}
         self.counters = {r: ByteCounter() for r in self.local_ranks}
 
-    def exchange(self, outgoing: dict[int, bytes]) -> dict[int, dict[int, bytes]]:
-        if set(outgoing) != set(self.local_ranks):
-            raise ValueError("every rank must send exactly one message per round")
+    def exchange(self, outbox: dict[int, dict[int, bytes]],
+                 label: str = "the neighbour exchange") -> dict[int, dict[int, bytes]]:
+        if set(outbox) != set(self.local_ranks):
+            raise ValueError("every rank must hand in an outbox every round")
         inbox = {}
         for r in self.local_ranks:
-            inbox[r] = {j: bytes(outgoing[j]) for j in self.neighbours[r]}
-            # Each rank announces its size with one int64 per neighbour, as the MPI version does.
-            self.counters[r].record(len(outgoing[r]), {j: len(m) for j, m in inbox[r].items()}, 8)
-        return inbox
-
-    def exchange_each(self, outgoing: dict[int, dict[int, bytes]]) -> dict[int, dict[int, bytes]]:
-        inbox = {}
-        for r in self.local_ranks:
-            peers = sorted(outgoing[r])
+            peers = sorted(outbox[r])
             for j in peers:
-                if j not in self.neighbours[r] or r not in outgoing[j]:
-                    raise ValueError(f"rank {r} -> {j}: not a symmetric neighbour exchange")
-            inbox[r] = {j: bytes(outgoing[j][r]) for j in peers}
-            self.counters[r].record({j: len(outgoing[r][j]) for j in peers},
+                if r not in outbox.get(j, {}):
+                    raise ValueError(f"rank {r} -> {j}: not a symmetric exchange")
+            inbox[r] = {j: bytes(outbox[j][r]) for j in peers}
+            # Each rank announces its size with one int64 per peer, as the MPI version does.
+            self.counters[r].record({j: len(outbox[r][j]) for j in peers},
                                     {j: len(m) for j, m in inbox[r].items()}, 8)
-        return inbox
-
-    def exchange_all(self, outgoing: dict[int, bytes]) -> dict[int, dict[int, bytes]]:
-        if set(outgoing) != set(self.local_ranks):
-            raise ValueError("every rank must send exactly one message per round")
-        inbox = {}
-        for r in self.local_ranks:
-            inbox[r] = {j: bytes(outgoing[j]) for j in self.local_ranks if j != r}
-            self.counters[r].record(len(outgoing[r]), {j: len(m) for j, m in inbox[r].items()}, 8)
         return inbox
 
     def allreduce_sum(self, arrays: dict[int, np.ndarray]) -> np.ndarray:

@@ -19,18 +19,9 @@ holder of a public copy adds bit-identical values.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-
-@dataclass(frozen=True)
-class Quantized:
-    """Integer symbols plus one float32 scale per block; the decoded value is scale·z/s."""
-
-    symbols: np.ndarray  # int8/int16/int32 per entry, values in [-s, s]
-    scales: np.ndarray  # float32, one per block (already divided by τ when scaling is on)
-    levels: int
+from ..messages import Blocks, Quantized
 
 
 class DitheredQuantizer:
@@ -47,16 +38,13 @@ class DitheredQuantizer:
             raise ValueError(f"levels must be >= 1, got {levels}")
         if norm not in ("inf", "l2"):
             raise ValueError(f"norm must be 'inf' or 'l2', got {norm!r}")
-        sizes = np.asarray(block_sizes, dtype=np.int64)
-        if sizes.ndim != 1 or sizes.size == 0 or (sizes <= 0).any():
-            raise ValueError("block_sizes must be a non-empty list of positive sizes")
+        blocks = Blocks.of(block_sizes)
+        sizes = blocks.sizes
         self.levels = int(levels)
         self.norm = norm
         self.tau_scaling = bool(tau_scaling)
         self.subtractive = bool(subtractive)
-        self.block_sizes = sizes
-        self.starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        self.size = int(sizes.sum())
+        self.block_sizes, self.starts, self.size = sizes, blocks.starts, blocks.size
         s = float(levels)
         tau = 1.0 + np.minimum(sizes / s**2, np.sqrt(sizes) / s)
         self.tau = tau if tau_scaling else np.ones_like(tau)

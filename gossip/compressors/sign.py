@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dithered import Quantized
+from ..messages import Blocks, Quantized
 
 
 class SignNorm:
     kind = Quantized
 
     def __init__(self, block_sizes):
-        self.block_sizes = np.asarray(block_sizes, dtype=np.int64)
-        self.starts = np.concatenate([[0], np.cumsum(self.block_sizes)[:-1]])
-        self.size = int(self.block_sizes.sum())
+        blocks = Blocks.of(block_sizes)
+        self.block_sizes, self.starts, self.size = blocks.sizes, blocks.starts, blocks.size
         self.levels = 1
         self.dtype = np.int8
 

@@ -1,5 +1,5 @@
 """Real image data sets read from disk in their published formats: MNIST, Fashion-MNIST and
-CIFAR-10, plus the "shards by label" non-iid partition.
+CIFAR-10.
 
 Nothing here downloads anything (gossip runs offline, often on compute nodes without internet
 access): the files must already be under ``data_dir``. The readers parse the formats themselves
@@ -23,8 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import Dataset
-from .rng import numpy_rng
+from .base import Dataset
 
 __all__ = [
     "CIFAR10_FILES",
@@ -35,7 +34,6 @@ __all__ = [
     "MissingDatasetError",
     "load_cifar10",
     "load_mnist",
-    "shards_by_label",
 ]
 
 
@@ -282,42 +280,3 @@ def _read_cifar_batches(paths: list[Path], limit: int | None) -> tuple[np.ndarra
     x -= CIFAR10_MEAN[None, :, None, None]
     x /= CIFAR10_STD[None, :, None, None]
     return x, y
-
-
-# ---------------------------------------------------------------------------------------------
-# Partition
-
-
-def shards_by_label(labels: np.ndarray, n: int, shards_per_rank: int = 2,
-                    seed: int = 0) -> list[np.ndarray]:
-    """The classic "shards" non-iid split (McMahan et al., 2017).
-
-    Sort the sample indices by label (ties in a seeded random order), cut them into
-    ``n * shards_per_rank`` contiguous shards of (nearly) equal size and give each rank
-    ``shards_per_rank`` shards drawn at random. The ranks' index sets are disjoint, sorted and
-    cover every sample. When every shard falls inside one class (for example equal-sized
-    classes and a shard count divisible by the class count), each rank sees at most
-    ``shards_per_rank`` labels. Seeded with ``numpy_rng(seed, -1, "partition")``, so every
-    rank computes the same split without communication.
-    """
-    labels = np.asarray(labels)
-    if labels.ndim != 1:
-        raise ValueError(f"labels must be one-dimensional, got shape {labels.shape}")
-    if isinstance(n, bool) or int(n) != n or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    if isinstance(shards_per_rank, bool) or int(shards_per_rank) != shards_per_rank \
-            or shards_per_rank < 1:
-        raise ValueError(f"shards_per_rank must be a positive integer, got {shards_per_rank!r}")
-    n, shards_per_rank = int(n), int(shards_per_rank)
-    m, total = labels.size, n * shards_per_rank
-    if total > m:
-        raise ValueError(f"cannot cut {m} training samples into {n} ranks x {shards_per_rank} "
-                         f"shards = {total} non-empty shards; use fewer ranks or shards per rank")
-    rng = numpy_rng(seed, -1, "partition")
-    shuffled = rng.permutation(m)
-    order = shuffled[np.argsort(labels[shuffled], kind="stable")]
-    shards = np.array_split(order, total)
-    pick = rng.permutation(total)
-    return [np.sort(np.concatenate([shards[s] for s in pick[r * shards_per_rank:
-                                                            (r + 1) * shards_per_rank]]))
-            for r in range(n)]

@@ -9,7 +9,7 @@ and the world size guard against resuming a different run.
 
 State objects are flattened generically: numpy arrays go to the npz, scalars/lists/dicts to
 JSON, numpy Generators as their bit-generator state, and the few dataclasses messages are made
-of (Sparse, Quantized, Dense) by name from a fixed allow-list.
+of (Sparse, Quantized, Dense: :mod:`gossip.messages`) by name from a fixed allow-list.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from .compressors.dithered import Quantized
-from .compressors.sparse import Dense, Sparse
+from ..messages import REPRESENTATIONS as _ALLOWED
 
-FORMAT = 1
-_ALLOWED = {"Sparse": Sparse, "Quantized": Quantized, "Dense": Dense}
+# 2: algorithm states hold their error-feedback memory as an ErrorMemory (the layout of the
+# restructured package); format-1 sets are refused with a message naming both formats.
+FORMAT = 2
 
 
 class CheckpointError(RuntimeError):
@@ -126,7 +126,8 @@ def load(path: Path) -> dict:
         raise CheckpointError(f"checkpoint {path} is unreadable: {e}") from None
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"checkpoint {path} has format {meta.get('format')}, "
-                              f"this gossip reads format {FORMAT}")
+                              f"this gossip reads format {FORMAT}: resume it with the gossip "
+                              f"version that wrote it, or start a new run with another --out")
     return _unflatten(meta["state"], arrays)
 
 

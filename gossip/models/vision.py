@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .rng import torch_generator
+from ..rng import torch_generator
 
 __all__ = ["VISION_MODELS", "build_vision_model", "resnet18", "small_cnn"]
 

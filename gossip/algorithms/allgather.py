@@ -1,5 +1,5 @@
 """The methods designed around a parameter server, run serverless over an allgather
-(ALGORITHMS.md §5-§7): every rank receives every rank's message, computes the same aggregate
+(docs/algorithms.md): every rank receives every rank's message, computes the same aggregate
 in ascending rank order, and so keeps the same model θ.  No rank is special.
 
 Convention: the aggregate is the *mean* of the ranks' messages, θ ← θ − (1/N)·Σ_m c_m, with the
@@ -14,28 +14,37 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..codecs.frames import SparseCodec
-from ..compressors.sparse import Sparse, per_block_k, top_k_indices
+from ..channel import Channel
+from ..codecs import DecodeError, SparseCodec
+from ..compressors import ErrorMemory, Threshold, TopK
+from ..messages import Blocks, Sparse
 from .base import Algorithm, GradientOracle, NeighbourDecodeError, RoundInfo
 
 
 class _AllgatherAlgorithm(Algorithm):
-    exchange = "all"
+    """Sparse messages to every other rank through a :class:`~gossip.channel.Channel`
+    (a sparsifier + the sparse codec); the aggregate is summed in ascending rank order."""
 
-    def __init__(self, *, size: int, world: int, block_sizes, lr: float):
+    label = "the allgather"
+    all_ranks = True
+
+    def __init__(self, *, size: int, world: int, block_sizes, lr: float, compressor=None,
+                 seed: int = 0):
         self.d, self.world, self.lr = int(size), int(world), float(lr)
-        self.block_sizes = np.asarray(block_sizes, dtype=np.int64)
-        self.block_starts = np.concatenate([[0], np.cumsum(self.block_sizes)[:-1]])
-        self.codec = SparseCodec(self.d)
+        self.blocks = Blocks.of(block_sizes)
+        compressor = compressor if compressor is not None else TopK(self.blocks, 1.0)
+        self.channel = Channel(compressor, SparseCodec(self.d), seed=seed)
 
-    def _send(self, rep: Sparse) -> bytes:
-        return self.codec.encode(rep)
+    def _send(self, rank: int, v: np.ndarray, round_: int, **options) -> tuple[dict, Sparse, int]:
+        """Compress and encode ``v`` once, addressed to every other rank; (outbox, the sparse
+        representation, the message length)."""
+        sent = self.channel.send(v, rank, round_, decode=False, **options)
+        return ({j: sent.message for j in range(self.world) if j != rank}, sent.rep,
+                len(sent.message))
 
     def _recv(self, rank: int, sender: int, msg: bytes, round_: int) -> Sparse:
-        from ..codecs import DecodeError
-
         try:
-            return self.codec.decode(msg)
+            return self.channel.receive_rep(msg)
         except DecodeError as e:
             raise NeighbourDecodeError(f"rank {rank}: message from rank {sender} in round "
                                        f"{round_} failed to decode: {e}") from e
@@ -44,8 +53,7 @@ class _AllgatherAlgorithm(Algorithm):
         """Σ_m c_m over all ranks, ascending, as float32 (identical on every rank)."""
         total = np.zeros(self.d, dtype=np.float32)
         for j in range(self.world):
-            c = own if j == rank else self._recv(rank, j, inbox[j], round_)
-            total[c.indices] += c.values
+            (own if j == rank else self._recv(rank, j, inbox[j], round_)).add_to(total)
         return total
 
 
@@ -55,7 +63,7 @@ class _AllgatherAlgorithm(Algorithm):
 @dataclass
 class AdaptiveTopKState:
     rank: int
-    e: np.ndarray
+    memory: ErrorMemory
     norms: list = field(default_factory=list)
     bits_used: float = 0.0
     round: int = 0
@@ -80,7 +88,7 @@ class AdaptiveTopK(_AllgatherAlgorithm):
         self.k_min = max(1, int(1e-4 * self.d))
 
     def init_state(self, rank: int, x0: np.ndarray) -> AdaptiveTopKState:
-        return AdaptiveTopKState(rank=rank, e=np.zeros(self.d, dtype=np.float32))
+        return AdaptiveTopKState(rank=rank, memory=ErrorMemory.zeros(self.d))
 
     def choose_k(self, state: AdaptiveTopKState, gnorm: float) -> int:
         t = state.round  # 1-based
@@ -100,17 +108,14 @@ class AdaptiveTopK(_AllgatherAlgorithm):
     def compose(self, state: AdaptiveTopKState, x: np.ndarray, oracle: GradientOracle):
         state.round += 1
         g = oracle.grad()
-        p = g + state.e if self.error_feedback else g
+        p = state.memory.compensate(g) if self.error_feedback else g
         k = self.choose_k(state, float(np.linalg.norm(g)))
-        idx = np.sort(np.argpartition(np.abs(p), self.d - k)[self.d - k:]).astype(np.int64)
-        c = Sparse(idx, p[idx].astype(np.float32), self.d)
+        out, c, nbytes = self._send(state.rank, p, state.round, k=k)  # top-k of the whole model
         if self.error_feedback:
-            state.e = p.astype(np.float32)
-            state.e[idx] = 0
+            state.memory.keep_unsent(p, c.indices)
         state.pending = c
         state.bits_used += 32 + k * self.bits_per_entry
-        msg = self._send(c)
-        return msg, RoundInfo(message_bytes=len(msg), kept=float(k))
+        return out, RoundInfo(message_bytes=nbytes, kept=float(k))
 
     def absorb(self, state: AdaptiveTopKState, x: np.ndarray, inbox, round_: int) -> None:
         total = self._gather(state.rank, state.pending, inbox, round_)
@@ -124,7 +129,7 @@ class AdaptiveTopK(_AllgatherAlgorithm):
 @dataclass
 class GDSECState:
     rank: int
-    e: np.ndarray  # error memory e_m
+    memory: ErrorMemory  # error memory e_m
     g_own: np.ndarray  # ĝ_m (difference variant) or h_m (shift variant)
     g_all: np.ndarray  # ĝ = Σ_m ĝ_m, or h = Σ_m h_m; identical on every rank
     x_prev: np.ndarray | None = None
@@ -142,7 +147,7 @@ class GDSEC(_AllgatherAlgorithm):
     name = "gdsec"
 
     def __init__(self, *, beta: float = 1.0, xi: float = 0.2, variant: str = "difference", **kw):
-        super().__init__(**kw)
+        super().__init__(compressor=Threshold(kw["block_sizes"]), **kw)
         if variant not in ("difference", "shift"):
             raise ValueError(f"GD-SEC variant must be 'difference' or 'shift', got {variant!r}")
         self.beta, self.xi, self.variant = float(beta), float(xi), variant
@@ -150,29 +155,27 @@ class GDSEC(_AllgatherAlgorithm):
 
     def init_state(self, rank: int, x0: np.ndarray) -> GDSECState:
         z = lambda: np.zeros(self.d, dtype=np.float32)  # noqa: E731
-        return GDSECState(rank=rank, e=z(), g_own=z(), g_all=z())
+        return GDSECState(rank=rank, memory=ErrorMemory(z()), g_own=z(), g_all=z())
 
     def compose(self, state: GDSECState, x: np.ndarray, oracle: GradientOracle):
         state.round += 1
         g = oracle.full_grad()
         beta = np.float32(self.beta)
-        v = g - (beta * state.g_own if self.variant == "difference" else state.g_own) + state.e
+        v = g - (beta * state.g_own if self.variant == "difference" else state.g_own) + state.memory.e
         if state.x_prev is None:
             tau = np.float32(0)
         else:
             tau = np.float32(self.xi / (self.alpha * self.world)) * np.abs(x - state.x_prev)
-        idx = np.flatnonzero(np.abs(v) > tau).astype(np.int64)
-        c = Sparse(idx, v[idx].astype(np.float32), self.d)
-        state.e = v.astype(np.float32)
-        state.e[idx] = 0
+        out, c, nbytes = self._send(state.rank, v, state.round, tau=tau)
+        idx = c.indices
+        state.memory.keep_unsent(v, idx)
         if self.variant == "difference":
             state.g_own *= beta
             state.g_own[idx] += c.values
         else:
             state.g_own[idx] += beta * c.values
         state.pending = c
-        msg = self._send(c)
-        return msg, RoundInfo(message_bytes=len(msg), kept=float(idx.size))
+        return out, RoundInfo(message_bytes=nbytes, kept=float(idx.size))
 
     def absorb(self, state: GDSECState, x: np.ndarray, inbox, round_: int) -> None:
         total = self._gather(state.rank, state.pending, inbox, round_)
@@ -195,7 +198,7 @@ class GDSEC(_AllgatherAlgorithm):
 @dataclass
 class SASGState:
     rank: int
-    e: np.ndarray
+    memory: ErrorMemory
     x_sent: np.ndarray | None = None  # θ̂_m: the model at which this rank last sent
     staleness: int = 0  # τ_m
     last: dict = field(default_factory=dict)  # last c_j of every rank j (identical everywhere)
@@ -217,14 +220,13 @@ class SASG(_AllgatherAlgorithm):
 
     def __init__(self, *, ratio: float = 0.01, window: int = 10, xi: float = 1.0,
                  rule: str = "paper", **kw):
-        super().__init__(**kw)
+        super().__init__(compressor=TopK(kw["block_sizes"], ratio), **kw)
         if rule not in ("paper", "code_compat"):
             raise ValueError(f"SASG rule must be 'paper' or 'code_compat', got {rule!r}")
-        self.ks = per_block_k(self.block_sizes, ratio)
         self.D, self.xi, self.rule = int(window), float(xi), rule
 
     def init_state(self, rank: int, x0: np.ndarray) -> SASGState:
-        return SASGState(rank=rank, e=np.zeros(self.d, dtype=np.float32))
+        return SASGState(rank=rank, memory=ErrorMemory.zeros(self.d))
 
     def threshold(self, history: list) -> float:
         a = self.lr
@@ -247,17 +249,15 @@ class SASG(_AllgatherAlgorithm):
         if not communicate:
             state.staleness += 1
             state.pending = state.last[state.rank]
-            return b"", RoundInfo(message_bytes=0, kept=0.0, skipped=1.0)
-        p = np.float32(self.lr) * g + state.e
-        idx = top_k_indices(p, self.block_starts, self.block_sizes, self.ks)
-        c = Sparse(idx, p[idx].astype(np.float32), self.d)
-        state.e = p.astype(np.float32)
-        state.e[idx] = 0
+            empty = {j: b"" for j in range(self.world) if j != state.rank}
+            return empty, RoundInfo(message_bytes=0, kept=0.0, skipped=1.0)
+        p = state.memory.compensate(np.float32(self.lr) * g)
+        out, c, nbytes = self._send(state.rank, p, state.round)  # top-k per tensor
+        state.memory.keep_unsent(p, c.indices)
         state.x_sent = x.copy()
         state.staleness = 1
         state.pending = c
-        msg = self._send(c)
-        return msg, RoundInfo(message_bytes=len(msg), kept=float(idx.size), skipped=0.0)
+        return out, RoundInfo(message_bytes=nbytes, kept=float(c.indices.size), skipped=0.0)
 
     def absorb(self, state: SASGState, x: np.ndarray, inbox, round_: int) -> None:
         total = np.zeros(self.d, dtype=np.float32)
@@ -272,7 +272,7 @@ class SASG(_AllgatherAlgorithm):
             else:
                 c = self._recv(state.rank, j, inbox[j], round_)
             state.last[j] = c
-            total[c.indices] += c.values
+            c.add_to(total)
         step = total / np.float32(self.world)
         x -= step
         state.history = (state.history + [float(np.sum(step.astype(np.float64) ** 2))])[-self.D:]

@@ -1,21 +1,16 @@
-"""Models, built from the run seed so every rank starts from the same x⁰."""
+"""The linear models: ``logreg`` and ``mlp`` (one hidden ReLU layer), seeded."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from .rng import torch_generator
+from ..rng import torch_generator
 
 
-def build_model(name: str, in_features: int, classes: int, hidden: int = 64,
-                seed: int = 0, in_shape: tuple[int, ...] | None = None) -> nn.Module:
-    """``logreg`` (one linear layer), ``mlp`` (in → hidden → classes, ReLU), or the image
-    models ``cnn`` / ``resnet18`` (need ``in_shape`` = (C, H, W))."""
-    if name in ("cnn", "resnet18"):
-        from .vision import build_vision_model
-
-        return build_vision_model(name, in_shape, classes, seed=seed)
+def build_linear_model(name: str, in_features: int, classes: int, hidden: int = 64,
+                       seed: int = 0, in_shape: tuple[int, ...] | None = None) -> nn.Module:
+    """``logreg`` (one linear layer) or ``mlp`` (in → hidden → classes, ReLU)."""
     flat = in_shape is not None and len(in_shape) > 1
     if name == "logreg":
         model = nn.Linear(in_features, classes)

@@ -1,0 +1,34 @@
+"""The envelope of the raw and sparse frames: magic, version byte, body, CRC32 of it all.
+
+Truncation, corruption and forgery show up as a bad magic, a checksum mismatch or an
+unsupported version, each a :class:`~gossip.codecs.DecodeError`.  (The VSC message and the
+quantized frame carry their own headers with the same checks, see :mod:`.vsc`, :mod:`.qframe`.)
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+from . import DecodeError
+
+VERSION = 1
+
+
+def seal(magic: bytes, body: bytes) -> bytes:
+    """magic | version | body | CRC32 (LE) of everything before it."""
+    framed = magic + bytes([VERSION]) + body
+    return framed + struct.pack("<I", zlib.crc32(framed))
+
+
+def unseal(data: bytes, magic: bytes, what: str) -> tuple[bytes, int]:
+    """Check magic, CRC and version; return (the frame without its CRC, offset of the body)."""
+    data = bytes(data)
+    if len(data) < len(magic) + 1 + 4 or data[:len(magic)] != magic:
+        raise DecodeError(f"not a {what} message (bad magic or too short)")
+    body, (crc,) = data[:-4], struct.unpack("<I", data[-4:])
+    if zlib.crc32(body) != crc:
+        raise DecodeError(f"{what} message checksum mismatch (truncated or corrupted)")
+    if body[len(magic)] != VERSION:
+        raise DecodeError(f"{what} message version {body[len(magic)]} is not supported")
+    return body, len(magic) + 1

@@ -1,0 +1,81 @@
+"""Building a run's pieces from its configuration: topology, communicator, algorithm, device."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import topologies
+
+from ..algorithms import REGISTRY as ALGORITHMS
+from ..algorithms import Algorithm
+from ..comm import Communicator
+from ..comm.launch import launched_by_mpi, local_rank
+from ..config import AlgorithmConfig, Config
+from .errors import RunError
+
+
+def communicator_kind(cfg: Config) -> tuple[str, int]:
+    """Which communicator to use ("mpi" or "inprocess") and the world size it implies."""
+    kind = cfg.train.comm
+    if kind == "auto":
+        kind = "mpi" if launched_by_mpi() else "inprocess"
+    if kind == "mpi":
+        from ..comm.launch import world
+
+        return "mpi", world().Get_size()
+    return "inprocess", cfg.train.ranks
+
+
+def build_topology(cfg: Config, n: int) -> topologies.TopologyInfo:
+    t = cfg.topology
+    # A file fixes its own node count; validation then compares it with the world size.
+    nodes = None if t.name == "file" else n
+    return topologies.make_topology(t.name, nodes, rule=t.mixing, world_size=n, seed=cfg.train.seed,
+                                    p=t.edge_prob, degree=t.degree, path=t.file, rows=t.rows)
+
+
+def build_communicator(cfg: Config, kind: str, topo: topologies.TopologyInfo) -> Communicator:
+    if kind == "mpi":
+        from ..comm.mpi import MPICommunicator
+
+        return MPICommunicator(list(topo.neighbours), timeout=cfg.train.exchange_timeout)
+    from ..comm import InProcessCommunicator
+
+    return InProcessCommunicator(list(topo.neighbours))
+
+
+@dataclass
+class Setup:
+    """What an algorithm builder may read (see gossip.algorithms.REGISTRY)."""
+
+    a: AlgorithmConfig
+    topo: topologies.TopologyInfo
+    block_sizes: list[int]
+    local_ranks: list[int]
+    seed: int
+    rounds: int
+    time_varying: str
+    drop_prob: float
+
+
+def build_algorithm(cfg: Config, topo: topologies.TopologyInfo, block_sizes: list[int],
+                    local_ranks: list[int]) -> Algorithm:
+    if cfg.algorithm.name not in ALGORITHMS:
+        raise RunError(f"algorithm {cfg.algorithm.name!r} is not available")
+    t = cfg.topology
+    return ALGORITHMS.build(cfg.algorithm.name, Setup(
+        cfg.algorithm, topo, list(block_sizes), list(local_ranks), cfg.train.seed,
+        cfg.train.rounds, t.time_varying, t.drop_prob))
+
+
+def pick_device(choice: str, rank: int, comm: Communicator) -> str:
+    """``cpu``, ``cuda`` (local rank i takes GPU i mod count) or ``auto`` (cuda when present)."""
+    import torch
+
+    if choice == "cpu" or (choice == "auto" and not torch.cuda.is_available()):
+        return "cpu"
+    if not torch.cuda.is_available():
+        raise RunError("--device cuda: no CUDA device is visible to this process (check "
+                       "CUDA_VISIBLE_DEVICES and the torch build: torch.cuda.is_available() is "
+                       "False); use --device cpu or auto")
+    return f"cuda:{local_rank(rank, comm.name == 'mpi') % torch.cuda.device_count()}"
