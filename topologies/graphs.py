@@ -3,7 +3,8 @@
 Every builder returns an undirected, simple :class:`networkx.Graph` whose nodes
 are exactly the integers ``0..n-1`` (inserted in that order), so node ``i`` is
 MPI rank ``i``.  Builders only construct; connectivity and mixing weights are
-checked by :func:`topologies.validate.validate`.
+checked by :func:`topologies.validate.validate`.  Reading topology files lives in
+:mod:`topologies.files`; its :func:`from_file` is registered here as the ``file`` builder.
 """
 
 from __future__ import annotations
@@ -11,13 +12,12 @@ from __future__ import annotations
 import inspect
 import math
 import numbers
-import re
-from pathlib import Path
-from typing import Callable, Hashable, Iterable
+from typing import Callable, Iterable
 
 import networkx as nx
 
 from .errors import TopologyError
+from .files import EDGE_LIST_SUFFIXES, GRAPHML_SUFFIXES, from_file
 
 __all__ = [
     "BUILDERS",
@@ -40,10 +40,6 @@ __all__ = [
 
 #: How many seeds (seed, seed+1, ...) the random builders try before giving up.
 MAX_TRIES = 100
-
-EDGE_LIST_SUFFIXES = (".txt", ".edges", ".edgelist", ".csv", ".tsv")
-GRAPHML_SUFFIXES = (".graphml",)
-
 
 # --------------------------------------------------------------------------- helpers
 
@@ -249,97 +245,6 @@ def random_regular(n: int, degree: int, seed: int = 0) -> nx.Graph:
     raise TopologyError(
         f"random-regular(n={n}, degree={degree}) was disconnected for all {MAX_TRIES} seeds "
         f"{seed}..{seed + MAX_TRIES - 1}: use degree >= 3"
-    )
-
-
-# --------------------------------------------------------------------------- files
-
-_INT_RE = re.compile(r"[+-]?\d+")
-
-
-def _natural_key(label: Hashable) -> tuple:
-    parts = re.split(r"(\d+)", str(label))
-    return tuple((0, int(s), "") if s.isdigit() else (1, 0, s) for s in parts if s)
-
-
-def _relabel(nodes: Iterable[Hashable], edges: Iterable[tuple[Hashable, Hashable]]) -> nx.Graph:
-    """Map labels to 0..n-1: identity when they already are 0..n-1, else sorted order."""
-    labels = list(dict.fromkeys(nodes))
-    n = len(labels)
-    if all(isinstance(x, int) for x in labels) and set(labels) == set(range(n)):
-        mapping = {x: x for x in labels}
-    else:
-        key = (lambda x: x) if all(isinstance(x, int) for x in labels) else _natural_key
-        mapping = {x: i for i, x in enumerate(sorted(labels, key=key))}
-    return _graph(n, ((mapping[u], mapping[v]) for u, v in edges))
-
-
-def _read_edge_list(path: Path) -> nx.Graph:
-    nodes: list[int] = []
-    edges: list[tuple[int, int]] = []
-    text = path.read_text(encoding="utf-8")
-    for lineno, raw in enumerate(text.splitlines(), start=1):
-        line = raw.split("#", 1)[0].strip()
-        if not line:
-            continue
-        tokens = [t for t in re.split(r"[\s,;]+", line) if t]
-        if len(tokens) != 2 or not all(_INT_RE.fullmatch(t) for t in tokens):
-            raise TopologyError(
-                f"{path}: line {lineno}: cannot parse {raw.strip()!r}: expected two integer node ids "
-                f"'u v' or 'u,v' (comments start with #)"
-            )
-        u, v = int(tokens[0]), int(tokens[1])
-        if u == v:
-            raise TopologyError(
-                f"{path}: line {lineno}: self-loop {u}-{v}: remove it (a node's own weight is "
-                f"the mixing matrix diagonal, not an edge)"
-            )
-        nodes += [u, v]
-        edges.append((u, v))
-    if not edges:
-        raise TopologyError(f"{path}: no edges found: write one edge per line as 'u v' or 'u,v'")
-    return _relabel(nodes, edges)
-
-
-def _read_graphml(path: Path) -> nx.Graph:
-    try:
-        H = nx.read_graphml(path)
-    except Exception as exc:  # networkx raises several XML/parse error types
-        raise TopologyError(f"{path}: not a readable GraphML file: {exc}") from exc
-    if H.number_of_nodes() == 0:
-        raise TopologyError(f"{path}: the GraphML graph has no nodes")
-    for u, v in H.edges():
-        if u == v:
-            raise TopologyError(
-                f"{path}: self-loop on node {u!r}: remove it (a node's own weight is the mixing "
-                f"matrix diagonal, not an edge)"
-            )
-    nodes = list(H.nodes())
-    if all(isinstance(x, str) and _INT_RE.fullmatch(x) for x in nodes):
-        conv = {x: int(x) for x in nodes}
-    else:
-        conv = {x: x for x in nodes}
-    return _relabel((conv[x] for x in nodes), ((conv[u], conv[v]) for u, v in H.edges()))
-
-
-def from_file(path: str | Path) -> nx.Graph:
-    """Read a graph from an edge list (``.txt/.edges/.edgelist/.csv/.tsv``) or ``.graphml``.
-
-    Edge lists hold one edge per line, ``u v`` or ``u,v`` with integer ids;
-    ``#`` starts a comment.  Nodes are kept as-is when they are 0..n-1 and
-    otherwise renumbered 0..n-1 in sorted order.  Self-loops are an error.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise TopologyError(f"topology file not found: {str(path)!r} (check the path; it is read on every rank)")
-    suffix = p.suffix.lower()
-    if suffix in EDGE_LIST_SUFFIXES:
-        return _read_edge_list(p)
-    if suffix in GRAPHML_SUFFIXES:
-        return _read_graphml(p)
-    raise TopologyError(
-        f"{path}: unknown topology file type {suffix or '(none)'!r}: use an edge list "
-        f"({', '.join(EDGE_LIST_SUFFIXES)}) or GraphML (.graphml)"
     )
 
 

@@ -1,21 +1,44 @@
 """Mixing (gossip) matrices for a communication graph.
 
 Each rule returns a dense, symmetric, doubly stochastic float64 array ``W``
-(n x n) with ``W[i, j] > 0`` exactly on the edges and the diagonal.  The graph's
-nodes must be the integers 0..n-1 (node i = row i = MPI rank i).
+(n x n) with ``W[i, j] > 0`` exactly on the edges (and, for the graph rules,
+on the diagonal).  The graph's nodes must be the integers 0..n-1 (node i = row
+i = MPI rank i).
+
+:data:`MIXING` holds the rules computed from the graph alone (``metropolis``,
+``max-degree``, ``uniform``); :data:`MIXING_RULES` adds the user-supplied ones:
+``weights`` (the weights of a weighted topology file, see
+:mod:`topologies.files`) and ``file`` (W read from ``mixing_file``).  Supplied
+weights are checked by :func:`topologies.validate.check_matrix` (symmetry and
+row/column sums within :data:`topologies.validate.MATRIX_TOL`) and used exactly
+as given.
 """
 
 from __future__ import annotations
 
+import inspect
+from pathlib import Path
 from typing import Callable
 
 import networkx as nx
 import numpy as np
 
 from .errors import TopologyError
+from .files import is_weighted, load_matrix
 from .graphs import normalise_name
+from .validate import MATRIX_TOL, check_matrix
 
-__all__ = ["MIXING", "max_degree", "metropolis_hastings", "mixing_matrix", "uniform"]
+__all__ = [
+    "MIXING",
+    "MIXING_RULES",
+    "file_weights",
+    "matrix_from_file",
+    "max_degree",
+    "metropolis_hastings",
+    "mixing_matrix",
+    "normalise_rule",
+    "uniform",
+]
 
 
 def _degrees(G: nx.Graph, rule: str) -> np.ndarray:
@@ -82,20 +105,105 @@ def uniform(G: nx.Graph) -> np.ndarray:
     return W
 
 
-#: Rule name -> function ``G -> W``.
+def file_weights(G: nx.Graph) -> np.ndarray:
+    """W from the weights of a weighted topology file (rule ``weights``), exactly as given.
+
+    Off the diagonal ``W[i, j] = W[j, i]`` is the weight of edge (i, j).  A
+    node's own weight is taken from the file (``u u w`` / a weighted GraphML
+    self-loop) when given and is otherwise filled in as ``1 - (sum of its edge
+    weights)``.  The result is checked with :func:`check_matrix` against G.
+    """
+    if not is_weighted(G):
+        raise TopologyError(
+            "mixing 'weights' needs a topology file whose edges carry weights (a third column 'u v w' in an "
+            "edge list, or a GraphML 'weight' edge attribute), but this topology has none: add weights to "
+            "the file, or use --mixing metropolis"
+        )
+    n = G.number_of_nodes()
+    labels = G.graph.get("labels")
+    source = f"weights in topology file {G.graph.get('source', '?')}"
+    W = np.zeros((n, n), dtype=np.float64)
+    for i, j, w in G.edges(data="weight"):
+        W[i, j] = W[j, i] = float(w)
+    for i in range(n):
+        own = G.nodes[i].get("self_weight")
+        if own is not None:
+            W[i, i] = float(own)
+            continue
+        off = float(W[i].sum())
+        if 1.0 - off < -MATRIX_TOL:
+            label = f"{i}" if labels is None or str(labels[i]) == str(i) else f"{i} ({labels[i]!r} in the file)"
+            raise TopologyError(
+                f"{source}: row {label}: the weights of the node's edges sum to {off!r} > 1, so its own "
+                f"weight (the diagonal, filled in as 1 - that sum because the file does not give it as a "
+                f"'u u w' line or a weighted self-loop) would be {1.0 - off:.6g}: lower the weights on its "
+                f"edges so they sum to at most 1"
+            )
+        W[i, i] = max(0.0, 1.0 - off)
+    W, _ = check_matrix(W, G, source=source, labels=labels)
+    return W
+
+
+def matrix_from_file(G: nx.Graph, mixing_file: str | Path) -> np.ndarray:
+    """W read from ``mixing_file`` (``.npy``/``.csv``/``.txt``, see :func:`topologies.files.load_matrix`).
+
+    W must be positive exactly on G's edges (off the diagonal) and pass
+    :func:`check_matrix`; it is returned exactly as stored.
+    """
+    W, _ = check_matrix(load_matrix(mixing_file), G, source=f"mixing file {mixing_file}")
+    return W
+
+
+#: Rule name -> function ``G -> W``, for the rules computed from the graph alone.
 MIXING: dict[str, Callable[[nx.Graph], np.ndarray]] = {
     "metropolis": metropolis_hastings,
     "max-degree": max_degree,
     "uniform": uniform,
 }
 
+#: Every mixing rule (the config's ``--mixing`` choices): :data:`MIXING` plus the
+#: user-supplied ``weights`` (topology-file weights) and ``file`` (``mixing_file``).
+#: :func:`mixing_matrix` passes ``mixing_file`` to the rules whose signature names it.
+MIXING_RULES: dict[str, Callable[..., np.ndarray]] = {
+    **MIXING,
+    "weights": file_weights,
+    "file": matrix_from_file,
+}
+
 _ALIASES = {"metropolis-hastings": "metropolis", "mh": "metropolis", "maxdegree": "max-degree"}
 
 
-def mixing_matrix(G: nx.Graph, rule: str = "metropolis") -> np.ndarray:
-    """The mixing matrix of ``G`` under ``rule`` (one of :data:`MIXING`'s names)."""
+def normalise_rule(rule: str) -> str:
+    """The :data:`MIXING_RULES` key for ``rule`` (case, '_' vs '-' and aliases such as 'mh' folded)."""
     key = normalise_name(rule)
-    key = _ALIASES.get(key, key)
-    if key not in MIXING:
-        raise TopologyError(f"unknown mixing rule {rule!r}: valid rules are {', '.join(MIXING)}")
-    return MIXING[key](G)
+    return _ALIASES.get(key, key)
+
+
+def mixing_matrix(G: nx.Graph, rule: str = "metropolis", *, mixing_file: str | Path | None = None) -> np.ndarray:
+    """The mixing matrix of ``G`` under ``rule`` (one of :data:`MIXING_RULES`'s names).
+
+    ``mixing_file`` is required by rule ``file`` and refused by the others.  A
+    graph read from a weighted topology file is refused by every rule but
+    ``weights``, so weights are never silently ignored.
+    """
+    key = normalise_rule(rule)
+    if key not in MIXING_RULES:
+        raise TopologyError(f"unknown mixing rule {rule!r}: valid rules are {', '.join(MIXING_RULES)}")
+    if is_weighted(G) and key != "weights":
+        raise TopologyError(
+            f"{G.graph.get('source', 'topology file')}: the topology file carries edge weights; use --mixing "
+            f"weights to use them as W, or remove the weights (--mixing {key} would ignore them)"
+        )
+    fn = MIXING_RULES[key]
+    if "mixing_file" in inspect.signature(fn).parameters:
+        if mixing_file is None:
+            raise TopologyError(
+                f"mixing rule {key!r} needs a matrix file: pass --mixing-file PATH (.npy, .csv or .txt)"
+            )
+        return fn(G, mixing_file=mixing_file)
+    if mixing_file is not None:
+        raise TopologyError(
+            f"a mixing file ({mixing_file}) is only read with --mixing file, but --mixing is {key!r}: "
+            f"drop --mixing-file or use --mixing file"
+        )
+    return fn(G)
