@@ -1,7 +1,9 @@
-"""PNG plots of gossip runs: what each method paid in bytes for its accuracy.
+"""PNG plots of gossip runs: what each method paid in bytes, and in wall time, for its accuracy.
 
     python analysis/plots.py RUN_DIR [RUN_DIR ...] --out DIR [--target 0.9]
     python analysis/plots.py COMPARE_DIR                 # a `gossip compare` output directory
+
+(``python -m gossip.tools.plots`` is the same; ``gossip compare`` calls :func:`plot_runs`.)
 
 A RUN_DIR is a `gossip train --out` directory (metrics.jsonl, summary.json); LABEL=RUN_DIR names
 its curve (default: the directory name). A COMPARE_DIR (it holds comparison.json) contributes
@@ -11,6 +13,9 @@ otherwise.
 Figures (one PNG each, one curve per run):
   accuracy_vs_bytes.png    network-average test accuracy against cumulative payload bytes per
                            rank (log x): the comparison that matters
+  accuracy_vs_time.png     network-average test accuracy against training wall seconds (the
+                           slowest rank's elapsed_s of metrics.jsonl); runs without elapsed_s
+                           are left out of it
   accuracy_vs_rounds.png   network-average test accuracy against rounds
   loss_vs_rounds.png       training minibatch loss, mean over ranks, running mean (log y)
   bits_per_entry.png       bits per model entry per message, mean over ranks (log y)
@@ -23,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from pathlib import Path
 
 import matplotlib
@@ -32,11 +36,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-try:
-    from gossip.compare import RunData, read_run
-except ImportError:  # running from a checkout without the package installed
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from gossip.compare import RunData, read_run
+from .runs import RunData, read_run
 
 STYLES = ["-", "--", "-.", ":"]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
@@ -119,6 +119,23 @@ def plot_runs(run_dirs: dict[str, Path], out_dir: Path, *, target: float | None 
                    label=f"target {target:g}")
     written.append(_save(fig, ax, out_dir / "accuracy_vs_bytes.png", "lower right"))
 
+    # accuracy against training wall time at the evaluation rounds
+    fig, ax = _figure("Network-average test accuracy against wall time" + suffix,
+                      "training wall time (s, slowest rank)",
+                      "test accuracy of the average model")
+    for i, (label, r) in enumerate(runs.items()):
+        x = np.array([np.nan if (e := r.elapsed_at(t)) is None else e for t in r.eval_rounds],
+                     dtype=float)
+        y = np.array(r.avg_accuracy, dtype=float)
+        keep = np.isfinite(x)
+        if keep.any():
+            ax.plot(x[keep], y[keep], label=label, **_style(i),
+                    markevery=_markevery(int(keep.sum())))
+    if target is not None:
+        ax.axhline(target, color="0.3", linewidth=0.9, linestyle=(0, (4, 3)),
+                   label=f"target {target:g}")
+    written.append(_save(fig, ax, out_dir / "accuracy_vs_time.png", "lower right"))
+
     fig, ax = _figure("Network-average test accuracy" + suffix, "round",
                       "test accuracy of the average model")
     for i, (label, r) in enumerate(runs.items()):
@@ -193,10 +210,11 @@ def _runs_from_args(items: list[str]) -> tuple[dict[str, Path], float | None, Pa
     return runs, target, default_out
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     ap = argparse.ArgumentParser(
-        description="PNG plots of gossip runs (accuracy against bytes, loss, bits per entry, "
-                    "sparsity, consensus distance).",
+        prog=prog,
+        description="PNG plots of gossip runs (accuracy against bytes and against wall time, "
+                    "loss, bits per entry, sparsity, consensus distance).",
         epilog="e.g. python analysis/plots.py runs/a runs/b --out plots/  or  "
                "python analysis/plots.py runs/compare-ring")
     ap.add_argument("paths", nargs="+", metavar="RUN_DIR",
