@@ -1,25 +1,25 @@
-"""Benchmarks that print figures (never asserted in timed tests).
-
-``gossip bench default``: the default job under real MPI (``mpiexec -n 4 gossip train``), then
+"""``gossip bench default``: the default job under real MPI (``mpiexec -n 4 gossip train``), then
 its figures: network-average test accuracy, bytes against float32 D-PSGD in the same rounds,
 mean bits per entry, exact-zero fraction, wall time.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from ..mpiexec import INSTALL_HINT, find_mpiexec
+
 
 def mpiexec() -> str:
-    exe = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which("mpiexec")
+    exe = find_mpiexec()
     if not exe:
-        raise SystemExit("gossip bench: mpiexec not found; install an MPI (pip install -e '.[mpich]')")
+        raise SystemExit(f"gossip bench: mpiexec not found; {INSTALL_HINT}")
     return exe
 
 
@@ -55,3 +55,20 @@ def bench_default(ranks: int = 4, extra: list[str] | None = None) -> int:
     for k, v in rows:
         print(f"{k:<{w}}  {v}")
     return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gossip bench default",
+                                description=__doc__.split("\n\n")[0].replace("``", ""))
+    p.add_argument("--ranks", type=int, default=4, help="ranks (mpiexec -n) for the bench run")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``--ranks N``; every other option goes to ``gossip train``."""
+    opts, extra = build_parser().parse_known_args(argv)
+    return bench_default(ranks=opts.ranks, extra=extra)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gossip import compare
+from gossip.tools import compare
 
 TARGET = 0.5
 COMPARISON = textwrap.dedent("""\
@@ -63,6 +63,11 @@ def expected_from_metrics(run_dir: Path, target: float, world: int):
     return hit, sent / world
 
 
+def expected_seconds(run_dir: Path, rnd: int) -> float:
+    """Training wall seconds at the end of round ``rnd``: the slowest rank's elapsed_s."""
+    return max(r["elapsed_s"] for r in metrics(run_dir) if r["rank"] >= 0 and r["round"] == rnd)
+
+
 @pytest.fixture(scope="module")
 def done(tmp_path_factory):
     """One comparison: two good methods, one invalid value, one run that fails at launch."""
@@ -91,6 +96,9 @@ def test_table_matches_metrics(done):
         rounds, per_rank = expected_from_metrics(run, TARGET, 4)
         assert row["rounds_to_target"] == rounds
         assert row["bytes_per_rank_to_target"] == per_rank
+        if rounds is not None:
+            assert row["seconds_to_target"] == expected_seconds(run, rounds)
+            assert 0 < row["seconds_to_target"] <= summary["wall_seconds"] + 1e-6
         reached += rounds is not None
         assert row["total_bytes"] == summary["total_bytes_sent"] == sum(
             r["bytes_sent"] for r in metrics(run) if r["rank"] >= 0)
@@ -120,6 +128,11 @@ def test_table_matches_metrics(done):
     assert f"| {r0['rounds_to_target']} |" in line
     assert f"{round(r0['bytes_per_rank_to_target']):,}" in line
     assert f"{r0['total_bytes']:,}" in line
+    assert f"| {r0['seconds_to_target']:.1f} s |" in line
+    assert "| time to 0.5 |" in md
+    for label in ("Malcom l2 s=4", "Malcom inf s=2"):
+        assert float(csv_rows[label]["seconds_to_target"]) == pytest.approx(
+            rows[label]["seconds_to_target"])
 
 
 def test_failed_methods_reported_others_run(done):
@@ -231,15 +244,15 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 def test_plots(done, tmp_path):
     _, out, _ = done
-    names = {"accuracy_vs_bytes.png", "accuracy_vs_rounds.png", "loss_vs_rounds.png",
+    names = {"accuracy_vs_bytes.png", "accuracy_vs_time.png", "accuracy_vs_rounds.png", "loss_vs_rounds.png",
              "bits_per_entry.png", "nonzero_fraction.png", "consensus_distance.png"}
     # compare.main drew them for the successful methods
     assert {p.name for p in (out / "plots").glob("*.png")} >= names
-    # and the module draws them for any run directories
+    # and the analysis script draws them for any run directories
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
-        "plots", Path(__file__).resolve().parent.parent / "analysis" / "plots.py")
+        "plots", Path(__file__).resolve().parents[2] / "analysis" / "plots.py")
     plots = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(plots)
     runs = {"a": out / "runs" / "malcom-l2-s-4", "b": out / "runs" / "malcom-inf-s-2"}
@@ -250,3 +263,29 @@ def test_plots(done, tmp_path):
         assert w >= 600 and h >= 400 and p.stat().st_size > 10_000, p
     assert plots.main([str(out), "--out", str(tmp_path / "cli")]) == 0
     assert {p.name for p in (tmp_path / "cli").glob("*.png")} == names
+
+
+def test_no_module_under_gossip_imports_analysis():
+    """The plots live in the package; analysis/ holds scripts that call it, never the reverse."""
+    root = Path(__file__).resolve().parents[2] / "gossip"
+    for path in root.rglob("*.py"):
+        text = path.read_text()
+        assert "import analysis" not in text and "from analysis" not in text, path
+        assert "spec_from_file_location" not in text, path
+
+
+def test_time_to_target_without_elapsed(tmp_path):
+    """A run written before metrics carried elapsed_s: the time column is a dash."""
+    run = tmp_path / "old"
+    run.mkdir()
+    lines = [{"round": 1, "rank": 0, "bytes_sent": 10}, {"round": 1, "rank": 1, "bytes_sent": 30},
+             {"round": 1, "rank": -1, "test_accuracy": 0.7}]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines) + '{"rou')
+    rd = compare.read_run(run)  # the torn last line is skipped
+    assert rd.rounds_to(0.5) == 1 and rd.cum_bytes_per_rank_at(1) == 20
+    assert rd.elapsed_s is None and rd.elapsed_at(1) is None
+    row = {"label": "old", "algorithm": "malcom", "status": "ok", "rounds_to_target": 1,
+           "bytes_per_rank_to_target": 20.0, "seconds_to_target": None, "final_accuracy": 0.7,
+           "total_bytes": 40, "bytes_vs_dpsgd": None, "wall_seconds": 1.0}
+    assert "| 1 | 20 | — | 0.7000 |" in compare.markdown_table([row], 0.5)
+

@@ -1,0 +1,44 @@
+"""The in-process benchmarks run (tiny sizes, no timing assertions); one mpiexec lookup."""
+
+from __future__ import annotations
+
+import re
+
+from gossip.tools import mpiexec
+from gossip.tools.bench import checkpoint, default, dither
+
+
+def test_dither_bench_runs(capsys):
+    assert dither.main(["--rounds", "3", "--draws", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "residual at round 3" in out
+    rows = [ln for ln in out.splitlines() if re.match(r"^(l2|inf)", ln)]
+    assert len(rows) == 3
+    for ln in rows:  # two finite, positive relative errors per quantizer
+        a, b = (float(x) for x in ln.split()[-2:])
+        assert a > 0 and b > 0
+
+
+def test_checkpoint_bench_runs(capsys):
+    assert checkpoint.main(["--rounds", "2", "--hidden", "8", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "checkpoint set" in out and "write (all ranks" in out and "load (all ranks)" in out
+
+
+def test_one_mpiexec_lookup(monkeypatch):
+    from gossip.tools.compare import launch, spec
+
+    # bench default and compare both use gossip.tools.mpiexec.find_mpiexec
+    assert default.find_mpiexec is mpiexec.find_mpiexec is launch.find_mpiexec
+    monkeypatch.setattr(default, "find_mpiexec", lambda: "/opt/mpi/bin/mpiexec")
+    assert default.mpiexec() == "/opt/mpi/bin/mpiexec"
+
+    cmp = spec.Comparison(source=None, ranks=3, launcher="mpi", target=0.5, out=None, title="t")
+    monkeypatch.setattr(launch, "find_mpiexec", lambda: "/opt/mpi/bin/mpiexec")
+    cmd = launch.run_command(cmp, "c.toml", "r")
+    assert cmd[:3] == ["/opt/mpi/bin/mpiexec", "-n", "3"]
+
+
+def test_default_bench_options():
+    opts, extra = default.build_parser().parse_known_args(["--ranks", "2", "--rounds", "5"])
+    assert opts.ranks == 2 and extra == ["--rounds", "5"]
