@@ -51,9 +51,15 @@ def opt(default: Any, help: str, *, flag: str | None = None, choices: tuple | No
 class TopologyConfig:
     name: str = opt("ring", "graph of the peers", flag="--topology",
                     choices=tuple(topologies.BUILDERS) + ("file",) * ("file" not in topologies.BUILDERS))
-    mixing: str = opt("metropolis", "mixing-matrix rule W", flag="--mixing",
-                      choices=tuple(topologies.MIXING))
-    file: str | None = opt(None, "edge-list (.txt/.csv/.edges) or GraphML file, with --topology file",
+    mixing: str = opt("metropolis", "mixing-matrix rule W: metropolis, max-degree, uniform, "
+                      "weights (the topology file's edge weights, validated) or file (W read "
+                      "from --mixing-file)", flag="--mixing", choices=tuple(topologies.MIXING_RULES))
+    mixing_file: str | None = opt(None, "W as a .npy (no pickle) or .csv/.txt matrix, with "
+                                  "--mixing file (e.g. from an FDLA solver); checked symmetric, "
+                                  "non-negative, rows and columns summing to 1, connected",
+                                  flag="--mixing-file", nullable=True)
+    file: str | None = opt(None, "edge-list (.txt/.csv/.edges: lines 'u v' or 'u v w') or GraphML "
+                           "(edge attribute weight) file, with --topology file",
                            flag="--topology-file", nullable=True)
     edge_prob: float = opt(0.5, "edge probability of erdos-renyi", flag="--edge-prob",
                            lo=0.0, hi=1.0, lo_open=True)
@@ -387,6 +393,14 @@ def check(cfg: Config) -> None:
         raise ConfigError(f"config error: topology.time_varying = {cfg.topology.time_varying!r} "
                           f"applies to the graph algorithms ({', '.join(GRAPH_ALGORITHMS)}), not "
                           f"to {a.name}, which exchanges with every rank")
+    t = cfg.topology
+    if (t.mixing == "file") != bool(t.mixing_file):
+        raise ConfigError("config error: topology.mixing = 'file' and topology.mixing_file go "
+                          "together: give --mixing file --mixing-file PATH, or neither")
+    if t.time_varying != "static" and t.mixing in ("weights", "file"):
+        raise ConfigError(f"config error: topology.time_varying = {t.time_varying!r} builds "
+                          f"W(t) by Metropolis-Hastings on the active edges and would ignore "
+                          f"--mixing {t.mixing}; use --time-varying static with your own W")
     if cfg.topology.file and cfg.topology.name != "file":
         raise ConfigError(f"config error: topology.file = {cfg.topology.file!r} is only used with "
                           f"--topology file (topology.name is {cfg.topology.name!r})")

@@ -24,7 +24,7 @@ def main() -> int:
     comm = MPICommunicator(list(topo.neighbours))
     sent = recv = 0
     for t in range(25):
-        inbox = comm.exchange({me: message(me, t)})[me]
+        inbox = comm.exchange({me: {j: message(me, t) for j in topo.neighbours[me]}})[me]
         assert list(inbox) == list(topo.neighbours[me]), "inbox order"
         for j, m in inbox.items():
             assert m == message(j, t), f"rank {me}: wrong bytes from {j} in round {t}"

@@ -2,7 +2,7 @@
 
 import json
 
-from gossip.train import read_metrics
+from gossip.run.metrics import read_metrics
 import subprocess
 import sys
 
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from gossip import checkpoint
-from gossip.compressors.sparse import Sparse
+from gossip.run import checkpoint
+from gossip.messages import Sparse
 
 ALGOS = [
     ["--algorithm", "malcom"],

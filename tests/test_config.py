@@ -6,7 +6,8 @@ import sys
 import pytest
 
 from gossip import config
-from gossip.cli import build_parser, overrides_from
+from gossip.cli import build_parser
+from gossip.cli.options import overrides_from
 from gossip.config import ConfigError
 
 

@@ -17,8 +17,8 @@ from scipy.optimize import minimize
 
 from gossip import config
 from gossip.comm import InProcessCommunicator
-from gossip.data import load_digits_split
-from gossip.train import Run, build_topology
+from gossip.data.digits import load_digits_split
+from gossip.run import Run, build_topology
 
 LAM = 1e-2
 

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from gossip.data import BatchSampler, load_digits_split, partition
+from gossip.data import BatchSampler, partition
+from gossip.data.digits import load_digits_split
 from gossip.rng import numpy_rng
 
 

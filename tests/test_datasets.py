@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from gossip.data import Dataset
-from gossip.datasets import (
+from gossip.data.files import (
     CIFAR10_FILES,
     CIFAR10_MEAN,
     CIFAR10_STD,
@@ -18,9 +18,9 @@ from gossip.datasets import (
     MissingDatasetError,
     load_cifar10,
     load_mnist,
-    shards_by_label,
 )
-from gossip.vision import build_vision_model
+from gossip.data.partitions import shards_by_label
+from gossip.models.vision import build_vision_model
 
 N_TRAIN, N_TEST = 20, 10
 

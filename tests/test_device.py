@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from gossip.comm import InProcessCommunicator
-from gossip.train import RunError, pick_device
+from gossip.run import RunError
+from gossip.run.build import pick_device
 
 
 class FakeMPI(InProcessCommunicator):
@@ -39,8 +40,9 @@ def test_device_code_path_gives_identical_training(tmp_path, monkeypatch):
     every forward) exercised on the CPU: the run must be bit-identical to the plain one."""
     import numpy as np
 
-    from gossip import config, flat
-    from gossip.train import Run, build_topology
+    from gossip import config
+    from gossip.models import flat
+    from gossip.run import Run, build_topology
 
     def run(host_copy):
         orig = flat.FlatModel.__init__

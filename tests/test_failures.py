@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gossip import checkpoint
+from gossip.run import checkpoint
 
 pytestmark = pytest.mark.mpi
 MPIEXEC = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which("mpiexec")

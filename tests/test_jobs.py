@@ -42,7 +42,7 @@ def test_time_limit_signal_checkpoints_requeues_and_resumes(tmp_path):
     assert "asking every rank to checkpoint" in out and "requeueing job 4242" in out
     assert (tmp_path / "scontrol.log").read_text().split() == ["requeue", "4242"]
     assert any((tmp_path / "run" / "ckpt").iterdir())
-    from gossip import checkpoint
+    from gossip.run import checkpoint
 
     assert checkpoint.latest_complete(tmp_path / "run", 3) is not None  # every rank's file
 

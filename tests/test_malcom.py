@@ -8,7 +8,7 @@ import pytest
 from gossip import config
 from gossip.algorithms import NeighbourDecodeError, soft_threshold
 from gossip.comm import InProcessCommunicator
-from gossip.train import Run, build_topology
+from gossip.run import Run, build_topology
 
 
 class SpyCommunicator(InProcessCommunicator):
@@ -18,9 +18,9 @@ class SpyCommunicator(InProcessCommunicator):
         super().__init__(neighbours)
         self.log = []
 
-    def exchange(self, outgoing):
-        self.log.append(dict(outgoing))
-        return super().exchange(outgoing)
+    def exchange(self, outbox, label="the neighbour exchange"):
+        self.log.append({r: dict(m) for r, m in outbox.items()})
+        return super().exchange(outbox, label)
 
 
 def make_run(tmp_path, ranks=4, comm_cls=InProcessCommunicator, **sections):
@@ -44,7 +44,7 @@ def test_public_copies_identical_at_every_holder(tmp_path, subtractive):
     for t in range(1, 41):
         run.round(t)
         for (i, j) in held:  # decode exactly the bytes that crossed the wire
-            held[(i, j)] += ch.receive(comm.log[-1][j], j, t)
+            held[(i, j)] += ch.receive(comm.log[-1][j][i], j, t)
     for (i, j), copy in held.items():
         assert np.array_equal(copy, run.workers[j].state.x_hat), (i, j)  # bit-identical
     for i, w in enumerate(run.workers):  # s_i tracks Σ_j w_ij x̂_j (up to float32 summation order)
@@ -58,8 +58,8 @@ def test_bytes_counted_equal_encoded_lengths(tmp_path):
     for t in range(1, 11):
         run.round(t)
     for r in range(4):
-        sent = sum(len(rnd[r]) * len(topo.neighbours[r]) for rnd in comm.log)
-        recv = sum(len(rnd[j]) for rnd in comm.log for j in topo.neighbours[r])
+        sent = sum(len(rnd[r][j]) for rnd in comm.log for j in topo.neighbours[r])
+        recv = sum(len(rnd[j][r]) for rnd in comm.log for j in topo.neighbours[r])
         c = comm.counters[r]
         assert c.sent == sent and c.received == recv
         assert c.control_sent == 8 * len(topo.neighbours[r]) * 10

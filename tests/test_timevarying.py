@@ -6,7 +6,7 @@ import pytest
 import topologies
 from gossip import config
 from gossip.comm import InProcessCommunicator
-from gossip.train import Run, build_topology
+from gossip.run import Run, build_topology
 
 
 def test_schedule_matching_and_drop():
@@ -39,9 +39,9 @@ class Spy(InProcessCommunicator):
         super().__init__(nb)
         self.log = []
 
-    def exchange_each(self, outgoing):
-        self.log.append({r: dict(m) for r, m in outgoing.items()})
-        return super().exchange_each(outgoing)
+    def exchange(self, outbox, label="the neighbour exchange"):
+        self.log.append({r: dict(m) for r, m in outbox.items()})
+        return super().exchange(outbox, label)
 
 
 @pytest.mark.parametrize("mode, algo", [("matching", {"name": "malcom"}),

@@ -9,25 +9,18 @@ from ..registry import Registry
 BENCHES = Registry("benchmark")
 
 
-def _default(rest: list[str]) -> int:
-    from ..bench import bench_default
+def _tool(module: str):
+    """The ``main(argv)`` of ``gossip.tools.bench.<module>``, imported when it runs."""
 
-    p = argparse.ArgumentParser(prog="gossip bench default")
-    p.add_argument("--ranks", type=int, default=4, help="ranks (mpiexec -n) for the bench run")
-    opts, extra = p.parse_known_args(rest)
-    return bench_default(ranks=opts.ranks, extra=extra)
+    def run(rest: list[str]) -> int:
+        import importlib
 
+        return importlib.import_module(f"gossip.tools.bench.{module}").main(rest)
 
-def _codec(rest: list[str]) -> int:
-    from ..bench_codec import main
-
-    return main(rest)
+    return run
 
 
-def _fuzz(rest: list[str]) -> int:
-    from ..fuzz import main
-
-    return main(rest)
+_default, _codec, _fuzz = _tool("default"), _tool("codec"), _tool("fuzz")
 
 
 BENCHES.register("default", _default, help="the default job under mpiexec and its figures "
@@ -36,6 +29,10 @@ BENCHES.register("codec", _codec, help="every codec's rate and speed on real and
                  "symbols (gossip bench codec --help)")
 BENCHES.register("fuzz", _fuzz, help="feed every decoder mutated and forged messages "
                  "(gossip bench fuzz --help)")
+BENCHES.register("dither", _tool("dither"), help="quantization error of each dither mode on "
+                 "a real training residual")
+BENCHES.register("checkpoint", _tool("checkpoint"), help="time to write and load a "
+                 "checkpoint set")
 
 
 def add_arguments(b: argparse.ArgumentParser) -> None:

@@ -6,8 +6,8 @@ import argparse
 
 
 def add_arguments(c: argparse.ArgumentParser) -> None:
-    from ..compare import add_arguments as add_compare_arguments
-    from ..compare import build_parser
+    from ..tools.compare import add_arguments as add_compare_arguments
+    from ..tools.compare import build_parser
 
     cp = build_parser()
     c.description, c.epilog = cp.description, cp.epilog
@@ -16,6 +16,6 @@ def add_arguments(c: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace, argv: list[str]) -> int:
-    from ..compare import run_from_args
+    from ..tools.compare import run_from_args
 
     return run_from_args(args, argv=argv)

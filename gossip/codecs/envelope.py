@@ -10,9 +10,23 @@ from __future__ import annotations
 import struct
 import zlib
 
+import numpy as np
+
 from . import DecodeError
 
 VERSION = 1
+
+
+def as_message(data) -> bytes:
+    """A received message as bytes: bytes-like or a uint8 array; anything else (a str, None, an
+    int that ``bytes()`` would turn into a huge buffer) is a DecodeError."""
+    if isinstance(data, np.ndarray):
+        if data.dtype != np.uint8:
+            raise DecodeError(f"expected a uint8 array or bytes, got an array of {data.dtype}")
+        return data.tobytes()
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    raise DecodeError(f"expected bytes or a uint8 array, got {type(data).__name__}")
 
 
 def seal(magic: bytes, body: bytes) -> bytes:
@@ -23,7 +37,7 @@ def seal(magic: bytes, body: bytes) -> bytes:
 
 def unseal(data: bytes, magic: bytes, what: str) -> tuple[bytes, int]:
     """Check magic, CRC and version; return (the frame without its CRC, offset of the body)."""
-    data = bytes(data)
+    data = as_message(data)
     if len(data) < len(magic) + 1 + 4 or data[:len(magic)] != magic:
         raise DecodeError(f"not a {what} message (bad magic or too short)")
     body, (crc,) = data[:-4], struct.unpack("<I", data[-4:])

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..messages import Quantized
 from . import DecodeError, vsc
+from .envelope import as_message
 from .bitio import read_varint as _read_varint
 from .bitio import write_varint as _varint
 
@@ -32,7 +33,7 @@ def encode(q: Quantized, packed: bool = False) -> bytes:
 
 def decode(data: bytes, *, levels: int, block_sizes: np.ndarray, dtype=np.int8) -> Quantized:
     """Parse and check a frame against the receiver's own layout (levels, blocks)."""
-    data = bytes(data)
+    data = as_message(data)
     if len(data) < 3 or data[:2] != MAGIC:
         raise DecodeError("not a quantized frame (bad magic)")
     if data[2] != VERSION:

@@ -47,6 +47,7 @@ import numpy as np
 from ..messages import entropy_bits  # noqa: F401 - part of this module's API
 from . import DecodeError
 from .bitio import BitReader, BitWriter, bit_length, read_varint, unzigzag, write_varint, zigzag
+from .envelope import as_message as _to_buffer
 
 __all__ = [
     "encode",
@@ -323,16 +324,6 @@ def encode(symbols: np.ndarray) -> bytes:
             return _seal(KIND_VSC, d, w.nbits, w.to_bytes())
     w = _raw_payload(v)
     return _seal(KIND_RAW, d, w.nbits, w.to_bytes())
-
-
-def _to_buffer(data) -> bytes:
-    if isinstance(data, np.ndarray):
-        if data.dtype != np.uint8:
-            raise DecodeError(f"expected a uint8 array or bytes, got an array of {data.dtype}")
-        return data.tobytes()
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        return bytes(data)
-    raise DecodeError(f"expected bytes or a uint8 array, got {type(data).__name__}")
 
 
 def _parse_header(buf: bytes) -> tuple[int, int, int, int, int]:

@@ -31,7 +31,8 @@ def build_topology(cfg: Config, n: int) -> topologies.TopologyInfo:
     # A file fixes its own node count; validation then compares it with the world size.
     nodes = None if t.name == "file" else n
     return topologies.make_topology(t.name, nodes, rule=t.mixing, world_size=n, seed=cfg.train.seed,
-                                    p=t.edge_prob, degree=t.degree, path=t.file, rows=t.rows)
+                                    p=t.edge_prob, degree=t.degree, path=t.file, rows=t.rows,
+                                    mixing_file=t.mixing_file)
 
 
 def build_communicator(cfg: Config, kind: str, topo: topologies.TopologyInfo) -> Communicator:

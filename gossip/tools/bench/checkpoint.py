@@ -39,10 +39,10 @@ def main(argv: list[str] | None = None) -> int:
         saves, loads = [], []
         for _ in range(args.repeats):
             t0 = time.perf_counter()
-            run.save_checkpoint(args.rounds, 0.0, 0.0, [])
+            _core.save_set(run, args.rounds, 0.0, 0.0, [])
             saves.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            run.load_checkpoint(args.rounds)
+            _core.load_set(run, args.rounds)
             loads.append(time.perf_counter() - t0)
         size = sum(p.stat().st_size
                    for p in _core.checkpoint_round_dir(out, args.rounds).iterdir())

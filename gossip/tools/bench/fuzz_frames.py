@@ -1,4 +1,4 @@
-"""Fuzz targets for the frames of :mod:`gossip.codecs.frames`: ``RawCodec`` (dense float32),
+"""Fuzz targets for the frames of :mod:`gossip.codecs.raw`, :mod:`gossip.codecs.sparse`, :mod:`gossip.codecs.qframe`: ``RawCodec`` (dense float32),
 ``SparseCodec`` (indices + float32 values) and ``QuantizedCodec('packed', ...)`` (a quantized
 frame around a fixed-width RAW-kind VSC message).
 

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._core import DitheredQuantizer, qframe, vsc
+from .._core import DitheredQuantizer, qframe, vsc, write_varint
 
 
 
-leb128 = vsc._leb128  # the codec's own writer: forged headers stay well-formed
+leb128 = write_varint  # the codecs' own writer: forged headers stay well-formed
 
 
 def read_leb128(buf: bytes, pos: int) -> tuple[int, int]:
