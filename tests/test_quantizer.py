@@ -1,4 +1,4 @@
-"""The dithered quantizer (ALGORITHMS.md §1.2): range, unbiasedness, reproducibility."""
+"""The dithered quantizer (docs/algorithms.md §2.1): range, unbiasedness, reproducibility."""
 
 import numpy as np
 import pytest

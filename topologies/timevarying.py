@@ -1,4 +1,4 @@
-"""Time-varying topologies W(t) over a base graph (ALGORITHMS.md §2.6, rule [A]).
+"""Time-varying topologies W(t) over a base graph (docs/algorithms.md §7, rule [A]).
 
 In round t only an active edge set E(t) ⊆ E exchanges messages, and W(t) has
 Metropolis–Hastings weights on (V, E(t)).  E(t) is a pure function of (seed, t), so every rank

@@ -1,4 +1,4 @@
-"""Dithered quantization to integer symbols (ALGORITHMS.md §1.2).
+"""Dithered quantization to integer symbols (docs/algorithms.md §2.1).
 
 For each block B (here: each model tensor) with scale σ_B (max |v| or ||v||_2 over the block)
 and i.i.d. dither u ~ U[0,1):
@@ -8,7 +8,7 @@ and i.i.d. dither u ~ U[0,1):
 
 Adding the dither and flooring is stochastic rounding, so v̂ is unbiased (without τ scaling).
 
-``subtractive=True`` (an EXTENSION beyond the paper, ALGORITHMS.md §1.2): z_k = floor(s·v_k/σ_B
+``subtractive=True`` (an EXTENSION beyond the paper, docs/algorithms.md §2.1): z_k = floor(s·v_k/σ_B
 + u_k) and the receiver, which regenerates the same u from a shared seed, decodes
 v̂_k = σ_B·(z_k − u_k + ½)/s.  The error is then uniform on ±σ_B/(2s) and independent of v; no
 extra bits are sent, but every entry (also z_k = 0) decodes to a non-zero value.
@@ -28,7 +28,7 @@ class DitheredQuantizer:
     """Quantizer with ``levels`` s, one scale per block given by ``block_sizes``.
 
     norm: "inf" (σ = max|v|: converges for any γ measured, ~1.5-2 bits per entry) or "l2"
-    (σ = ||v||_2; converges only with ``tau_scaling`` and a small γ, ALGORITHMS.md §1.2, at
+    (σ = ||v||_2; converges only with ``tau_scaling`` and a small γ, docs/algorithms.md §2.1, at
     ~0.47 bits per entry: Malcom-PSGD's default).
     """
 

@@ -1,4 +1,4 @@
-"""Sign with norm (ALGORITHMS.md §1.3): v̂ = (||v_B||_1/d_B)·sign(v) per tensor, as a
+"""Sign with norm (docs/algorithms.md §2.4): v̂ = (||v_B||_1/d_B)·sign(v) per tensor, as a
 :class:`Quantized` with one level (symbols in {-1, 0, 1})."""
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ Rows (codecs) per input, all lossless except the two analytic rows:
   header bytes with the CRC32 included, padding included).
 * ``entropy bound``: d·Ĥ of the empirical histogram plus the symbol-table cost (VSC's own
   Elias-γ table: K, the symbols, the counts but the first).  Not a codec: bits only.
-* ``closed form``: :func:`gossip.codecs.vsc.expected_bits` (ALGORITHMS.md §2.5; header included,
+* ``closed form``: :func:`gossip.codecs.vsc.expected_bits` (docs/algorithms.md §3.5; header included,
   padding not).  Bits only.
 * ``zstd-3``, ``zstd-19``: python-zstandard, one thread, on the int8 (or int16) symbol bytes;
   the frame header is included.

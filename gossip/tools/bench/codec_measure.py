@@ -151,7 +151,7 @@ def _bench_input(inp: BenchInput, *, max_repeats: int, memory: bool, rss: bool |
     rows[BOUND] = {"bits": bound, "entropy_bits": H_bits, "table_bits": tbits,
                    "note": "d·Ĥ + symbol table (VSC's Elias-γ table); not a codec"}
     rows[CLOSED] = {"bits": vsc.expected_bits(z),
-                    "note": "ALGORITHMS.md §2.5 closed form, header included, padding not"}
+                    "note": "docs/algorithms.md §3.5 closed form, header included, padding not"}
     codecs = make_codecs(inp, with_ans=with_ans)
     blobs = {}
     for c in codecs:
