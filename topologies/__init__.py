@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 
 from .errors import TopologyError
 from .files import MATRIX_SUFFIXES, is_weighted, load_matrix

@@ -56,15 +56,7 @@ def _float(text: str) -> float:
 
 
 def overrides_from(args: argparse.Namespace) -> dict:
-    out: dict = {}
-    for key, value in vars(args).items():
-        if "." in key:
-            section, name = key.split(".", 1)
-            out.setdefault(section, {})[name] = value
-    return out
-
-
-def overrides_from(args: argparse.Namespace) -> dict:
+    """{section: {key: value}} of the flags given on the command line."""
     out: dict = {}
     for key, value in vars(args).items():
         if "." in key:

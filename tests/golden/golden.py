@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -89,7 +88,9 @@ def digest_run(out: Path) -> dict:
 def run_case(name: str, out: Path, mpi: bool) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     if mpi:
-        mpiexec = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or "mpiexec"
+        from gossip.tools.mpiexec import find_mpiexec
+
+        mpiexec = find_mpiexec() or "mpiexec"
         cmd = [mpiexec, "-n", "4", sys.executable, "-m", "gossip", "train"]
     else:
         cmd = [sys.executable, "-m", "gossip", "train", "--comm", "inprocess", "--ranks", "4"]

@@ -4,11 +4,10 @@ import json
 
 import numpy as np
 import pytest
+import support
 
-from gossip import config
 from gossip.algorithms import NeighbourDecodeError, soft_threshold
 from gossip.comm import InProcessCommunicator
-from gossip.run import Run, build_topology
 
 
 class SpyCommunicator(InProcessCommunicator):
@@ -24,13 +23,7 @@ class SpyCommunicator(InProcessCommunicator):
 
 
 def make_run(tmp_path, ranks=4, comm_cls=InProcessCommunicator, **sections):
-    ov = {"train": {"progress": False, "comm": "inprocess", "ranks": ranks, "rounds": 30,
-                    "eval_every": 10, **sections.pop("train", {})}}
-    ov.update(sections)
-    cfg = config.load(None, ov)
-    topo = build_topology(cfg, ranks)
-    comm = comm_cls(list(topo.neighbours))
-    return Run(cfg, comm, topo, tmp_path), topo, comm
+    return support.make_run(tmp_path, ranks=ranks, comm_cls=comm_cls, **sections)
 
 
 @pytest.mark.parametrize("subtractive", [False, True])

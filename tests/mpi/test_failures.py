@@ -2,7 +2,6 @@
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import pytest
 from gossip.run import checkpoint
 
 pytestmark = pytest.mark.mpi
-MPIEXEC = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which("mpiexec")
+from support import MPIEXEC  # noqa: E402
 
 
 def rank_pids(marker: str) -> dict[int, int]:

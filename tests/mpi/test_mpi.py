@@ -1,10 +1,6 @@
 """Real multi-process runs under mpiexec (few launches, each checking much)."""
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,22 +9,7 @@ import torch
 
 pytestmark = pytest.mark.mpi
 HERE = Path(__file__).parent
-MPIEXEC = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or shutil.which("mpiexec")
-if MPIEXEC is None:  # pragma: no cover - the test extra installs an MPI
-    raise RuntimeError("mpiexec not found: install with pip install -e '.[mpich,test]'")
-
-ENV = {**os.environ, "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
-       "OMP_NUM_THREADS": "1"}
-
-
-def mpirun(n, *args, timeout=240):
-    cmd = [MPIEXEC, "-n", str(n), sys.executable, *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=ENV)
-
-
-def gossip_inprocess(n, *args, timeout=240):
-    cmd = [sys.executable, "-m", "gossip", "train", "--comm", "inprocess", "--ranks", str(n), *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=ENV)
+from support import ENV, MPIEXEC, gossip_inprocess, mpirun  # noqa: E402,F401
 
 
 @pytest.mark.parametrize("n, topo", [(4, "ring"), (8, "exponential"), (3, "complete")])
