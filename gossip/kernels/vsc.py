@@ -51,23 +51,23 @@ _HIST_SPAN = 1 << 22  # widest counting table (entries) before the sort-based hi
 # ----------------------------------------------------------------------------- bit helpers
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _bitlen(x):
     return 64 - clz64(x)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _gamma_len(m):
     return 2 * (_bitlen(m) - 1) + 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _zigzag(x):
     x = np.int64(x)
     return (x << 1) ^ (x >> 63)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _put(buf, pos, value, width):
     """OR ``value`` (``0 <= value < 2**width``, width <= 62) MSB-first at bit ``pos``."""
     while width > 0:
@@ -81,7 +81,7 @@ def _put(buf, pos, value, width):
     return pos
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _put_unary(buf, pos, q):
     """``q`` ones then a zero (the buffer is zeroed) -> position after the zero."""
     end = pos + q
@@ -108,25 +108,28 @@ def _put_gamma_batch(buf, pos, vals):
     return pos
 
 
-@njit(cache=True)
-def _peek56(buf, pos):
-    """56 bits from bit ``pos`` on, MSB-aligned at bit 55 (``56 - pos % 8`` of them are
-    real; bytes past the end of ``buf`` read as zero)."""
-    byte = pos >> 3
-    n = buf.size
-    w = np.int64(0)
-    if byte + 7 <= n:
-        for i in range(7):
-            w = (w << 8) | np.int64(buf[byte + i])
-    else:
-        for i in range(7):
-            w = w << 8
-            if byte + i < n:
-                w = w | np.int64(buf[byte + i])
-    return (w << (pos & 7)) & _MASK56
+@njit(cache=True, inline="always")
+def _peek56(w, pos):
+    """56 bits from bit ``pos`` on, MSB-aligned at bit 55, from ``w``: the payload as
+    big-endian 64-bit words (see :func:`_words`; the zero padding reads as zeros)."""
+    k = pos >> 6
+    off = pos & 63
+    hi = w[k]
+    if off:
+        hi = (hi << np.uint64(off)) | (w[k + 1] >> np.uint64(64 - off))
+    return np.int64(hi >> np.uint64(8))
 
 
-@njit(cache=True)
+def _words(payload: np.ndarray) -> np.ndarray:
+    """The payload as native uint64 values of its big-endian 8-byte words, zero padded by
+    at least one word (so a 64-bit window read at any bit below ``8 * len`` stays inside)."""
+    n = payload.size
+    padded = np.zeros((n // 8 + 2) * 8, np.uint8)
+    padded[:n] = payload
+    return padded.view(">u8").astype(np.uint64)
+
+
+@njit(cache=True, inline="always")
 def _get(buf, pos, width):
     """``width`` bits (0..62) at ``pos`` as an int64 (the caller checked the bounds)."""
     if width == 0:
@@ -137,7 +140,7 @@ def _get(buf, pos, width):
     return (hi << 32) | (_peek56(buf, pos + width - 32) >> 24)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _read_unary(buf, pos, limit):
     """One unary code at ``pos`` -> (ones, position after the zero); (-1, pos) if no zero
     occurs before ``limit``."""
@@ -145,7 +148,7 @@ def _read_unary(buf, pos, limit):
     while True:
         if pos >= limit:
             return np.int64(-1), pos
-        valid = 56 - (pos & 7)
+        valid = 56
         if valid > limit - pos:
             valid = limit - pos
         inv = (~_peek56(buf, pos)) & _MASK56
@@ -162,7 +165,7 @@ def _skip_unary(buf, pos, limit, count):
     while count > 0:
         if pos >= limit:
             return np.int64(-1)
-        valid = 56 - (pos & 7)
+        valid = 56
         if valid > limit - pos:
             valid = limit - pos
         inv = (~_peek56(buf, pos)) & _MASK56 & (((np.int64(1) << valid) - 1) << (56 - valid))
@@ -670,7 +673,7 @@ def _table(p, nbits, d):
     return 0, pos, sym, cnt, M, b, c, L, flag
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _gap(p, j, uc, pc, lc, M, b, c, L, nbits):
     """Next Golomb gap of coded symbol ``j`` (cursors advanced) -> gap, or -1 if invalid."""
     q, nu = _read_unary(p, uc[j], nbits)
@@ -683,7 +686,7 @@ def _gap(p, j, uc, pc, lc, M, b, c, L, nbits):
     m = M[j]
     cj = c[j]
     if v >= cj and m > 1:
-        bit = (np.int64(p[lc[j] >> 3]) >> (7 - (lc[j] & 7))) & 1
+        bit = _peek56(p, lc[j]) >> 55
         lc[j] += 1
         rem = 2 * v + bit - cj
     else:
@@ -951,11 +954,12 @@ def _decode_strict(data, expected_size, max_entries, dtype, small=_SMALL_K) -> n
             dt = np.dtype(dtype)
             blo, bhi = _DTYPES[dt]
         out = np.empty(d, dt)
-        code = _raw_decode(payload, d, width, out, blo, bhi)
+        code = _raw_decode(_words(payload), d, width, out, blo, bhi)
         if code:
             _fail(code)
         return out
-    code, pos, sym, cnt, M, b, c, L, flag = _table(payload, nbits, d)
+    words = _words(payload)
+    code, pos, sym, cnt, M, b, c, L, flag = _table(words, nbits, d)
     if code:
         _fail(code)
     if d == 0:
@@ -971,7 +975,7 @@ def _decode_strict(data, expected_size, max_entries, dtype, small=_SMALL_K) -> n
         b, c = ref._truncated_binary(M)
         b, c = np.ascontiguousarray(b, np.int64), np.ascontiguousarray(c, np.int64)
     out = np.empty(d, dt)
-    code = _supports_decode(payload, nbits, pos, sym, cnt, M, b, c, L, out, small)
+    code = _supports_decode(words, nbits, pos, sym, cnt, M, b, c, L, out, small)
     if code:
         _fail(code)
     return out
