@@ -1,0 +1,127 @@
+"""Compiled hot paths (numba), bit-identical to the numpy reference code.
+
+``select(mode)`` returns a :class:`Kernels` namespace with the same functions either way:
+
+* ``vsc_encode(symbols) -> bytes`` / ``vsc_decode(data, *, max_entries=None,
+  expected_size=None, dtype=None)`` (:mod:`gossip.codecs.vsc`; the numpy twin decodes to
+  int64 and applies ``dtype``, when given, with ``astype``);
+* ``quantize(q, v, rng)``, ``dequantize(q, quantized, u=None)``,
+  ``dequantize_add(q, quantized, x_hat, u=None)``, ``dequantize_axpy(q, quantized, w, acc,
+  u=None)`` for a :class:`~gossip.compressors.DitheredQuantizer` ``q``;
+* ``consensus_prox(x, s, x_hat, gamma, lr, l1)`` (:mod:`gossip.algorithms.choco`).
+
+``mode``: "numpy" (the existing implementations, wrapped, not rewritten), "compiled"
+(numba; a RuntimeError when numba is missing or the kernels do not compile) or "auto"
+(compiled when :func:`available`).  :func:`warm` compiles or loads every kernel once; the
+numba cache lives in ``gossip/kernels/__pycache__`` (numba falls back to its user-wide
+cache directory when the package is not writable, or set ``NUMBA_CACHE_DIR``).
+"""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+
+__all__ = ["available", "select", "warm", "Kernels"]
+
+_STATE: dict = {}
+
+
+class Kernels(types.SimpleNamespace):
+    """The functions of one mode (``mode`` says which)."""
+
+
+def _numpy_kernels() -> Kernels:
+    from ..algorithms.choco import soft_threshold
+    from ..codecs import vsc
+
+    def vsc_decode(data, *, max_entries=None, expected_size=None, dtype=None):
+        out = vsc.decode(data, expected_size=expected_size,
+                         max_entries=2**28 if max_entries is None else max_entries)
+        return out if dtype is None else out.astype(dtype)
+
+    def quantize(q, v, rng):
+        return q.quantize(v, rng)
+
+    def dequantize(q, quantized, u=None):
+        return q.dequantize(quantized, u)
+
+    def dequantize_add(q, quantized, x_hat, u=None):
+        x_hat += q.dequantize(quantized, u)
+        return x_hat
+
+    def dequantize_axpy(q, quantized, w, acc, u=None):
+        acc += np.float32(w) * q.dequantize(quantized, u)
+        return acc
+
+    def consensus_prox(x, s, x_hat, gamma, lr, l1):
+        y = x + np.float32(gamma) * (s - x_hat)
+        soft_threshold(y, lr * l1, out=x)
+        return x
+
+    return Kernels(mode="numpy", vsc_encode=vsc.encode, vsc_decode=vsc_decode,
+                   quantize=quantize, dequantize=dequantize, dequantize_add=dequantize_add,
+                   dequantize_axpy=dequantize_axpy, consensus_prox=consensus_prox)
+
+
+def _compiled_kernels() -> Kernels:
+    from . import quant, vsc
+
+    return Kernels(mode="compiled", vsc_encode=vsc.encode, vsc_decode=vsc.decode,
+                   quantize=quant.quantize, dequantize=quant.dequantize,
+                   dequantize_add=quant.dequantize_add, dequantize_axpy=quant.dequantize_axpy,
+                   consensus_prox=quant.consensus_prox)
+
+
+def available() -> bool:
+    """numba imports and every kernel compiles (or loads from the cache) and runs."""
+    if "available" not in _STATE:
+        try:
+            warm()
+            _STATE["available"] = True
+        except Exception as exc:  # ImportError, numba errors: compiled mode is unavailable
+            _STATE["available"] = False
+            _STATE["error"] = exc
+    return _STATE["available"]
+
+
+def select(mode: str = "auto") -> Kernels:
+    if mode == "numpy":
+        return _numpy_kernels()
+    if mode == "compiled":
+        if not available():
+            raise RuntimeError(f"compiled kernels unavailable (is numba installed?): "
+                               f"{_STATE.get('error')!r}")
+        return _compiled_kernels()
+    if mode == "auto":
+        return _compiled_kernels() if available() else _numpy_kernels()
+    raise ValueError(f"mode must be 'numpy', 'compiled' or 'auto', got {mode!r}")
+
+
+def warm() -> None:
+    """Compile (or load from numba's cache) every kernel for the dtypes in use, once."""
+    if _STATE.get("warm"):
+        return
+    from ..compressors import DitheredQuantizer
+    from . import quant, vsc
+
+    rng = np.random.default_rng(0)
+    for dt in (np.int8, np.int16, np.int32, np.int64):
+        z = np.array([0, 0, 0, 1, -1, 0, 2, 0, 0, 0, -3, 0] * 4, dt)
+        for out_dt in (None, np.int16, np.int32, np.int64):
+            vsc.decode(vsc.encode(z), dtype=out_dt)
+        vsc.decode(vsc.encode(np.arange(-40, 40).astype(dt)), dtype=out_dt)  # RAW
+    for norm, sub in (("l2", False), ("inf", True)):
+        q = DitheredQuantizer([5, 7], 4, norm=norm, tau_scaling=True, subtractive=sub)
+        v = rng.standard_normal(12).astype(np.float32)
+        u = q.dither(rng)
+        qq = quant.quantize(q, v, u)
+        quant.quantize(q, v, rng)
+        acc = np.zeros(12, np.float32)
+        quant.dequantize(q, qq, u)
+        quant.dequantize_add(q, qq, acc, u)
+        quant.dequantize_axpy(q, qq, 0.5, acc, u)
+    x = np.ones(4, np.float32)
+    quant.consensus_prox(x, x.copy(), x.copy(), 0.1, 0.1, 0.1)
+    _STATE["warm"] = True

@@ -1,0 +1,219 @@
+"""Compiled twins (numba) of the per-entry numpy code around the quantizer, bit for bit:
+
+* :func:`quantize` mirrors ``DitheredQuantizer.quantize`` (plain and subtractive branch,
+  "inf" and "l2" block norms, tau scaling).  The l2 block norm reproduces numpy's
+  ``np.add.reduceat`` exactly (first entry, then numpy's pairwise summation of the rest);
+  with a ``numpy.random.Generator`` the dither is drawn inside the kernel, one
+  ``rng.random(dtype=float32)`` per entry, which numba implements on the same bit generator
+  and which gives the stream of ``rng.random(size, dtype=np.float32)`` bit for bit (the
+  tests check it), so no float32 dither vector is materialised;
+* :func:`dequantize`, :func:`dequantize_add` (``x_hat += dq``) and :func:`dequantize_axpy`
+  (``acc += np.float32(w) * dq``) mirror ``DitheredQuantizer.dequantize`` (and the two
+  accumulations in ``ChocoSGD.absorb``) without materialising ``dq``;
+* :func:`consensus_prox` mirrors ``y = x + float32(gamma) * (s - x_hat)`` followed by
+  ``soft_threshold(y, lr * l1, out=x)`` of :mod:`gossip.algorithms.choco`, fused, in place.
+
+Every float32 operation is done in float32 in the numpy order, without fastmath (no FMA
+contraction), so results are identical; inputs are assumed finite (numpy's float->int cast
+of NaN is platform-defined).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ..compressors.dithered import Quantized
+
+__all__ = ["quantize", "dequantize", "dequantize_add", "dequantize_axpy", "consensus_prox"]
+
+
+@njit(cache=True)
+def _pairwise(a, lo, n):
+    """numpy's ``pairwise_sum`` of ``a[lo]**2 .. a[lo+n-1]**2`` (float64 squares)."""
+    if n < 8:
+        res = 0.0
+        for i in range(lo, lo + n):
+            x = np.float64(a[i])
+            res += x * x
+        return res
+    if n <= 128:
+        r = np.empty(8)
+        for j in range(8):
+            x = np.float64(a[lo + j])
+            r[j] = x * x
+        i = 8
+        while i < n - (n % 8):
+            for j in range(8):
+                x = np.float64(a[lo + i + j])
+                r[j] += x * x
+            i += 8
+        res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+        while i < n:
+            x = np.float64(a[lo + i])
+            res += x * x
+            i += 1
+        return res
+    n2 = n // 2
+    n2 -= n2 % 8
+    return _pairwise(a, lo, n2) + _pairwise(a, lo + n2, n - n2)
+
+
+@njit(cache=True)
+def _block_norms(v, starts, sizes, l2):
+    """float32 sigma per block: max|v| or sqrt(v[0]**2 + pairwise(rest)) in float64."""
+    nb = sizes.size
+    sig = np.empty(nb, np.float32)
+    for k in range(nb):
+        lo = starts[k]
+        n = sizes[k]
+        if l2:
+            x = np.float64(v[lo])
+            s = x * x
+            if n > 1:
+                s += _pairwise(v, lo + 1, n - 1)
+            sig[k] = np.float32(np.sqrt(s))
+        else:
+            m = abs(v[lo])
+            for i in range(lo + 1, lo + n):
+                a = abs(v[i])
+                if a > m:
+                    m = a
+            sig[k] = m
+    return sig
+
+
+@njit(cache=True)
+def _quantize_u(v, u, rng, use_rng, starts, sizes, s, tau, subtractive, l2, z):
+    sigma = _block_norms(v, starts, sizes, l2)
+    for k in range(sizes.size):
+        sg = sigma[k]
+        safe = sg if sg > np.float32(0) else np.float32(1.0)
+        step = s / safe
+        lo = starts[k]
+        for i in range(lo, lo + sizes[k]):
+            ui = rng.random(dtype=np.float32) if use_rng else u[i]
+            x = v[i]
+            if subtractive:
+                f = np.floor(x * step + ui)
+                if f < -s:
+                    f = -s
+                if f > s:
+                    f = s
+                z[i] = f
+            else:
+                mag = np.floor(abs(x) * step + ui)
+                if mag > s:
+                    mag = s
+                sgn = np.float32(1) if x > 0 else (np.float32(-1) if x < 0 else np.float32(0))
+                z[i] = sgn * mag
+    scales = np.empty(sizes.size, np.float32)
+    for k in range(sizes.size):
+        scales[k] = np.float32(np.float64(sigma[k]) / tau[k])
+    return scales
+
+
+def quantize(q, v, rng) -> Quantized:
+    """``q.quantize(v, rng)`` of a :class:`~gossip.compressors.DitheredQuantizer`; ``rng`` a
+    numpy Generator (dither drawn in the kernel) or the float32 uniforms themselves."""
+    v = np.ascontiguousarray(v, dtype=np.float32)
+    if v.shape != (q.size,):
+        raise ValueError(f"expected a vector of {q.size} entries, got shape {v.shape}")
+    z = np.empty(q.size, q.dtype)
+    starts = np.ascontiguousarray(q.starts, np.int64)
+    sizes = np.ascontiguousarray(q.block_sizes, np.int64)
+    tau = np.ascontiguousarray(q.tau, np.float64)
+    if isinstance(rng, np.ndarray):
+        u = np.ascontiguousarray(rng, dtype=np.float32)
+        scales = _quantize_u(v, u, _DUMMY_RNG, False, starts, sizes, np.float32(q.levels), tau,
+                             q.subtractive, q.norm == "l2", z)
+    else:
+        scales = _quantize_u(v, _NO_U, rng, True, starts, sizes, np.float32(q.levels), tau,
+                             q.subtractive, q.norm == "l2", z)
+    return Quantized(symbols=z, scales=scales, levels=q.levels)
+
+
+_DUMMY_RNG = np.random.default_rng(0)
+_NO_U = np.zeros(0, np.float32)
+
+
+@njit(cache=True)
+def _dq(z, scales, levels, sizes, u, sub, mode, w, acc):
+    """mode 0: acc = dq; 1: acc += dq; 2: acc += w * dq (all float32)."""
+    i = 0
+    for k in range(sizes.size):
+        step = scales[k] / levels
+        live = scales[k] > np.float32(0)
+        for _ in range(sizes[k]):
+            zi = np.float32(z[i])
+            if sub:
+                dq = (zi - u[i] + np.float32(0.5)) * step if live else np.float32(0)
+            else:
+                dq = zi * step
+            if mode == 0:
+                acc[i] = dq
+            elif mode == 1:
+                acc[i] = acc[i] + dq
+            else:
+                acc[i] = acc[i] + w * dq
+            i += 1
+
+
+def _args(q, quantized, u):
+    if quantized.symbols.shape != (q.size,) or quantized.scales.shape != q.block_sizes.shape:
+        raise ValueError("quantized message does not match this model's layout")
+    if q.subtractive:
+        if u is None:
+            raise ValueError("subtractive dither: dequantize needs the sender's dither u")
+        u = np.ascontiguousarray(u, np.float32)
+    else:
+        u = _NO_U
+    return (np.ascontiguousarray(quantized.symbols), np.ascontiguousarray(quantized.scales,
+            np.float32), np.float32(quantized.levels), np.ascontiguousarray(q.block_sizes,
+            np.int64), u, bool(q.subtractive))
+
+
+def dequantize(q, quantized, u=None) -> np.ndarray:
+    """``q.dequantize(quantized, u)``: the float32 dq vector."""
+    z, sc, lv, sizes, u, sub = _args(q, quantized, u)
+    out = np.empty(q.size, np.float32)
+    _dq(z, sc, lv, sizes, u, sub, 0, np.float32(1), out)
+    return out
+
+
+def dequantize_add(q, quantized, x_hat: np.ndarray, u=None) -> np.ndarray:
+    """``x_hat += q.dequantize(quantized, u)`` in place (float32 ``x_hat``)."""
+    z, sc, lv, sizes, u, sub = _args(q, quantized, u)
+    _dq(z, sc, lv, sizes, u, sub, 1, np.float32(1), x_hat)
+    return x_hat
+
+
+def dequantize_axpy(q, quantized, w, acc: np.ndarray, u=None) -> np.ndarray:
+    """``acc += np.float32(w) * q.dequantize(quantized, u)`` in place (float32 ``acc``)."""
+    z, sc, lv, sizes, u, sub = _args(q, quantized, u)
+    _dq(z, sc, lv, sizes, u, sub, 2, np.float32(w), acc)
+    return acc
+
+
+@njit(cache=True)
+def _cprox(x, s, x_hat, g, tau, shrink):
+    for i in range(x.size):
+        y = x[i] + g * (s[i] - x_hat[i])
+        if shrink:
+            mag = abs(y) - tau
+            if not (mag >= np.float32(0) or mag != mag):
+                mag = np.float32(0)
+            sgn = np.float32(1) if y > 0 else (np.float32(-1) if y < 0 else (
+                np.float32(0) if y == 0 else y))
+            x[i] = sgn * mag
+        else:
+            x[i] = y
+
+
+def consensus_prox(x: np.ndarray, s: np.ndarray, x_hat: np.ndarray, gamma: float,
+                   lr: float, l1: float) -> np.ndarray:
+    """In place: ``x = soft_threshold(x + float32(gamma) * (s - x_hat), lr * l1)``."""
+    tau = lr * l1
+    _cprox(x, s, x_hat, np.float32(gamma), np.float32(tau) if tau > 0 else np.float32(0),
+           tau > 0)
+    return x

@@ -1,0 +1,223 @@
+"""Compiled VSC (gossip.kernels.vsc) against the numpy reference (gossip.codecs.vsc)."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from gossip import fuzz
+from gossip.codecs import DecodeError, vsc
+from gossip.kernels import vsc as kv
+
+LIM = 2**31
+
+
+def _sym(rng, d, f, dtype=np.int8, big=0.1):
+    """Quantizer-like symbols: a fraction f nonzero, mostly +-1, some +-2."""
+    z = np.zeros(d, dtype)
+    hit = np.flatnonzero(rng.random(d) < f)
+    m = np.ones(hit.size, dtype)
+    m[rng.random(hit.size) < big] = 2
+    z[hit] = np.where(rng.random(hit.size) < 0.5, -m, m)
+    return z
+
+
+def _cases():
+    rng = np.random.default_rng(1)
+    c = {
+        "d=0": np.zeros(0, np.int8),
+        "d=1 zero": np.zeros(1, np.int8),
+        "d=1 value": np.array([-7], np.int8),
+        "all zeros": np.zeros(1000, np.int8),
+        "all one symbol": np.full(777, 3, np.int16),
+        "two": np.array([0, -1], np.int8),
+        "1% d=20000": _sym(rng, 20000, 0.01),
+        "10% d=20000": _sym(rng, 20000, 0.1),
+        "50% d=20000": _sym(rng, 20000, 0.5),
+        "90% d=5000": _sym(rng, 5000, 0.9),
+        "uniform -4..4": rng.integers(-4, 5, 3000).astype(np.int8),
+        "int8 full range": rng.integers(-128, 128, 4000).astype(np.int8),
+        "int16 range sparse": np.where(rng.random(5000) < 0.05,
+                                       rng.integers(-32768, 32768, 5000), 0).astype(np.int16),
+        "int16 wide (raw)": rng.integers(-32768, 32768, 3000).astype(np.int16),
+        "many distinct int32": np.where(rng.random(4000) < 0.3,
+                                        rng.integers(-1000, 1000, 4000), 0).astype(np.int32),
+        "wide int64 (raw)": rng.integers(-LIM, LIM, 300),
+        "extremes": np.array([-LIM, LIM, 0, 1, -1] * 8),
+        "sparse wide outliers": np.where(rng.random(3000) < 0.02,
+                                         rng.integers(-LIM, LIM, 3000), 0),
+        "ties": np.repeat(np.arange(-5, 5), 4).astype(np.int8),
+        "negative only": (-rng.integers(1, 4, 300)).astype(np.int8),
+        "long runs": np.repeat(rng.integers(-2, 3, 16), 256).astype(np.int8),
+        "rare big outlier": np.concatenate([np.zeros(3000, np.int64), [2**30], np.zeros(95, np.int64)]),
+        "K=40 geometric": np.clip(rng.geometric(0.2, 6000) - 1, 0, 39).astype(np.int8),
+        "bool": rng.random(100) < 0.3,
+        "uint8": rng.integers(0, 256, 500).astype(np.uint8),
+        "2-D int8": _sym(rng, 600, 0.2).reshape(20, 30),
+    }
+    return c
+
+
+CASES = _cases()
+
+
+@pytest.mark.parametrize("label", list(CASES))
+def test_encode_bytes_identical_and_decode_same_values(label):
+    z = CASES[label]
+    msg = vsc.encode(z)
+    assert kv.encode(z) == msg
+    ref = vsc.decode(msg)
+    out = kv.decode(msg)
+    assert out.shape == ref.shape and np.array_equal(out, ref)
+    assert np.array_equal(out, np.asarray(z).reshape(-1).astype(np.int64))
+    assert kv.decode(msg, dtype=np.int64).dtype == np.int64
+
+
+def test_kinds_are_exercised():
+    kinds = {vsc.message_info(vsc.encode(z))["kind_name"] for z in CASES.values()}
+    assert kinds == {"vsc", "raw"}
+
+
+def test_decode_dtype_is_narrow():
+    z = CASES["10% d=20000"]
+    out = kv.decode(vsc.encode(z))
+    assert out.dtype == np.int8
+    assert kv.decode(vsc.encode(CASES["int16 range sparse"])).dtype == np.int16
+    assert kv.decode(vsc.encode(CASES["wide int64 (raw)"])).dtype == np.int32
+    assert kv.decode(vsc.encode(CASES["extremes"])).dtype == np.int64  # +2**31 needs int64
+    with pytest.raises(DecodeError):
+        kv.decode(vsc.encode(CASES["int16 range sparse"]), dtype=np.int8)
+    with pytest.raises(DecodeError):
+        kv.decode(vsc.encode(CASES["int16 wide (raw)"]), dtype=np.int8)
+
+
+def test_narrow_input_is_not_widened():
+    import tracemalloc
+
+    z = _sym(np.random.default_rng(2), 400_000, 0.1)
+    kv.encode(z)
+    msg = vsc.encode(z)
+    kv.decode(msg)
+    tracemalloc.start()
+    kv.decode(kv.encode(z))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    # the int8 output (1 B/entry) plus the message and a few small buffers
+    assert peak < 1.0 * z.size + 4 * len(msg) + 200_000
+
+
+def test_random_vectors_match():
+    rng = np.random.default_rng(3)
+    for t in range(60):
+        d = int(rng.integers(0, 3000))
+        f = float(rng.choice([0.0, 0.01, 0.1, 0.5, 1.0]))
+        dt = [np.int8, np.int16, np.int32, np.int64][t % 4]
+        z = _sym(rng, d, f, dt, big=float(rng.random()))
+        if t % 5 == 0 and d:
+            z[rng.integers(0, d, 3)] = rng.integers(-100, 100, 3)
+        msg = vsc.encode(z)
+        assert kv.encode(z) == msg
+        assert np.array_equal(kv.decode(msg), z)
+
+
+def test_tree_path_equals_linear_path():
+    rng = np.random.default_rng(4)
+    z = np.clip(rng.geometric(0.15, 8000) - 1, 0, 60).astype(np.int8)
+    msg = vsc.encode(z)
+    a = kv._decode_strict(msg, None, 2**28, None, small=0)
+    b = kv._decode_strict(msg, None, 2**28, None, small=1000)
+    assert np.array_equal(a, z) and np.array_equal(b, z)
+
+
+def test_golomb_fallback_path_gives_same_bytes(monkeypatch):
+    z = CASES["10% d=20000"]
+    monkeypatch.setattr(kv, "_EPS", 1.0)  # every estimate is "near the boundary"
+    assert kv.encode(z) == vsc.encode(z)
+
+
+def test_encode_refuses_like_reference():
+    with pytest.raises(ValueError):
+        kv.encode(np.array([0, 2**31 + 1]))
+    with pytest.raises(ValueError):
+        kv.encode(np.array([2**40], np.uint64))
+    with pytest.raises(TypeError):
+        kv.encode(np.array([0.5]))
+
+
+def _both(msg, **kw):
+    """Compiled strict decoder (no safety net) vs the reference: same accept/refuse, same
+    values; the compiled one raises nothing but DecodeError."""
+    try:
+        ref = vsc.decode(msg, **kw)
+    except DecodeError:
+        ref = None
+    try:
+        out = kv._decode_strict(msg, kw.get("expected_size"), kw.get("max_entries", 2**28), None)
+    except DecodeError:
+        out = None
+    if ref is None:
+        assert out is None, f"compiled decoder accepted a message the reference refuses: {msg!r}"
+    else:
+        assert out is not None and np.array_equal(out, ref)
+    return out
+
+
+SEEDS = [s for s in fuzz.vsc_seeds(0) if s.d <= 5000]
+
+
+def test_every_truncation_and_extension():
+    for s in SEEDS:
+        for n in range(len(s.msg)):
+            assert _both(s.msg[:n]) is None
+        assert _both(s.msg + b"\x00") is None
+        assert _both(s.msg) is not None
+
+
+def test_bit_flips():
+    r = random.Random(5)
+    for s in SEEDS:
+        nb = 8 * len(s.msg)
+        for i in (r.sample(range(nb), min(nb, 60))):
+            b = bytearray(s.msg)
+            b[i // 8] ^= 1 << (i % 8)
+            assert _both(bytes(b)) is None  # the CRC catches every single flip
+
+
+def test_fuzz_sample_matches_reference():
+    m = fuzz.Mutator(7)
+    seeds = fuzz.vsc_seeds(1)
+    seeds = [s for s in seeds if s.d <= 20000]
+    accepted = 0
+    for _ in range(3000):
+        label, msg, s = fuzz.gen_vsc(m, seeds)
+        kw = {"max_entries": 1 << 20} if m.r.random() < 0.7 else {"expected_size": s.d}
+        if _both(msg, **kw) is not None:
+            accepted += 1
+    assert accepted > 0  # some forgeries are valid messages, and they decode identically
+
+
+def test_forged_payloads_reach_the_parser():
+    """CRC-valid payload mutations: only DecodeError, and exactly when the reference says."""
+    m = fuzz.Mutator(11)
+    seeds = [s for s in fuzz.vsc_seeds(2) if s.d <= 5000]
+    refused = 0
+    for _ in range(1500):
+        _, msg = fuzz.forge_vsc(m, m.r.choice(seeds))
+        if _both(msg, max_entries=1 << 20) is None:
+            refused += 1
+    assert refused > 500
+
+
+def test_input_types_and_safety():
+    msg = vsc.encode(CASES["10% d=20000"])
+    for data in (bytearray(msg), memoryview(msg), np.frombuffer(msg, np.uint8)):
+        assert np.array_equal(kv.decode(data), CASES["10% d=20000"])
+    for bad in (None, 5, "GV", np.zeros(4, np.int32)):
+        with pytest.raises(DecodeError):
+            kv.decode(bad)
+    with pytest.raises(DecodeError):
+        kv.decode(msg, expected_size=5)
+    with pytest.raises(DecodeError):
+        kv.decode(msg, max_entries=100)
