@@ -37,6 +37,7 @@ from numba import njit
 
 from ..codecs import DecodeError
 from ..codecs import vsc as ref
+from ..codecs.bitio import write_varint
 from ._llvm import clz64, popcount64
 
 __all__ = ["encode", "decode", "DecodeError"]
@@ -483,7 +484,7 @@ def _raw_write(v, buf, width):
 def _leb128(n: int) -> bytes:
     if n < 0x80:
         return bytes((n,))
-    return ref._leb128(n)
+    return write_varint(n)
 
 
 _EMPTY = ref.encode(np.zeros(0, np.int64))
