@@ -212,7 +212,7 @@ def plot(path: Path, runs: list[dict], target: float) -> None:
     ax.set_xscale("log")
     ax.set_xlabel("training time, s (compute + codec + wire; log scale)")
     ax.set_ylabel("network-average test accuracy")
-    ax.set_title("gossip bench wallclock: accuracy against wall time per link rate")
+    ax.set_title("gossip bench wallclock: accuracy against training time per link rate")
     lo = min((min(c["accuracy"] for c in r["figures"]["curve"]) for r in runs
               if r.get("figures") and r["figures"]["curve"]), default=0.0)
     ax.set_ylim(max(0.0, min(lo, target - 0.1)), 1.0)
