@@ -48,6 +48,7 @@ def test_rate_and_method_lists():
     (["--rates", "100mbps"], "write bits, e.g. 100mbit"),
     (["--rates", "1gbit,fast"], "rate 'fast'"),
     (["--ranks", "1"], "--ranks: must be at least 2"),
+    (["--topology", "moon"], "unknown topology 'moon'; choose from ring"),
     (["--target", "95"], "--target: an accuracy in (0, 1]"),
     (["--rounds", "x"], "--rounds: expected an integer"),
     (["--", "--rounds", "5"], "--rounds after --: the benchmark sets it; use --rounds before --"),

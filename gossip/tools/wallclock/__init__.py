@@ -141,6 +141,22 @@ def _target(text: str) -> float:
     return v
 
 
+def topologies() -> tuple[str, ...]:
+    import dataclasses
+
+    from gossip.config import SECTIONS
+
+    field = next(f for f in dataclasses.fields(SECTIONS["topology"]) if f.name == "name")
+    return tuple(field.metadata["choices"])
+
+
+def parse_topology(text: str) -> str:
+    known = topologies()
+    if text not in known:
+        raise UsageError(f"unknown topology {text!r}; choose from {', '.join(known)}")
+    return text
+
+
 def _wrap(fn, flag):
     def conv(text):
         try:
@@ -161,7 +177,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         f"(default {DEFAULT_RATES})")
     p.add_argument("--ranks", type=_positive("--ranks", 2), default=4,
                    help="MPI ranks (peers), all on this machine (default 4)")
-    p.add_argument("--topology", default="ring", help="graph of the peers (default ring)")
+    p.add_argument("--topology", type=_wrap(parse_topology, "topology"), default="ring",
+                   help="graph of the peers, as gossip train --topology (default ring)")
     p.add_argument("--hidden", type=_positive("--hidden"), default=2000,
                    help="hidden width of the digits MLP (default 2000: ~150k parameters)")
     p.add_argument("--rounds", type=_positive("--rounds"), default=DEFAULT_ROUNDS,
