@@ -115,27 +115,29 @@ def _write_run(path, *, ranks=2, rounds=10, eval_every=2, step=0.1, eval_cost=0.
 
 def test_analyse_synthetic(tmp_path):
     acc = {2: 0.5, 4: 0.8, 6: 0.96, 8: 0.94, 10: 0.97}
-    _write_run(tmp_path / "a", acc=acc)
+    _write_run(tmp_path / "a", acc=acc, step=0.12)
     f = report.analyse(tmp_path / "a", 0.95)
     assert f["ranks"] == 2 and f["rounds"] == 10
-    assert f["s_per_round"] == pytest.approx(0.1)  # rounds without evaluation only
+    assert f["s_per_round"] == pytest.approx(0.12)  # rounds without evaluation only
     assert f["target_round"] == 6
-    assert f["time_to_target_wall_s"] == pytest.approx(6 * 0.1 + 3 * 0.5)  # max over ranks
-    assert f["time_to_target_train_s"] == pytest.approx(6 * 0.1)
+    assert f["time_to_target_wall_s"] == pytest.approx(6 * 0.12 + 3 * 0.5)  # max over ranks
+    assert f["time_to_target_s"] == pytest.approx(6 * 0.12)  # evaluations taken out
+    assert f["time_to_target_busy_s"] == pytest.approx(6 * 0.1)  # the phases alone
     assert f["bytes_to_target"] == 6 * 2 * (1000 + 16)
     assert f["final_accuracy"] == 0.97 and f["best_accuracy"] == 0.97
     assert f["split"] == pytest.approx({"compute": 0.1, "codec": 0.2, "wire": 0.7})
-    assert f["other_share"] == pytest.approx(2.5 / 3.5)
+    assert f["other_share"] == pytest.approx(2.7 / 3.7)
+    assert f["evaluation_s"] == pytest.approx(2.5)
     assert [c["round"] for c in f["curve"]] == [2, 4, 6, 8, 10]
     g = report.analyse(tmp_path / "a", 0.99)
-    assert g["target_round"] is None and g["time_to_target_train_s"] is None
+    assert g["target_round"] is None and g["time_to_target_s"] is None
     assert g["bytes_to_target"] is None
 
 
 def test_table_ratio_and_outputs(tmp_path):
     acc_slow = {2: 0.5, 4: 0.96, 6: 0.97, 8: 0.97, 10: 0.98}
     _write_run(tmp_path / "d", acc=acc_slow, step=0.4, wire=0.37, compute=0.02, codec=0.01)
-    _write_run(tmp_path / "m", acc=acc_slow, step=0.05, wire=0.02, compute=0.02, codec=0.02)
+    _write_run(tmp_path / "m", acc=acc_slow, step=0.06, wire=0.02, compute=0.02, codec=0.02)
     _write_run(tmp_path / "c", acc={10: 0.9})
     runs = []
     for method, d in (("dpsgd", "d"), ("malcom", "m"), ("choco", "c")):
@@ -157,7 +159,7 @@ def test_table_ratio_and_outputs(tmp_path):
     text = report.table(rows, 0.95)
     lines = text.splitlines()
     assert lines[0].split()[:3] == ["method", "rate", "s/round"]
-    assert "400.0 ms" in lines[2] and "1.6 s" in lines[2] and "1.00x" in lines[2]
+    assert "400.0 ms" in lines[2] and lines[2].split()[3:8] == ["1.6", "s", "2.6", "s", "4"] and "1.00x" in lines[2]
     assert "8.1 kB" in lines[2]  # 4 rounds x 2 ranks x 1016 bytes
     assert "0.15x" in lines[3] and "33/33/33" in lines[3]
     assert "not reached" in lines[4] and "failed" in lines[5]
@@ -174,7 +176,8 @@ def test_combine_repeats_takes_medians(tmp_path):
              "launch_to_first_round_s": float(i), "startup_s": 0.0} for i in range(3)]
     row = report.combine(reps)
     assert row["reached"] and row["s_per_round"] == pytest.approx(0.2)
-    assert row["time_to_target_train_s"] == pytest.approx(4 * 0.1)  # phases, not step
+    assert row["time_to_target_s"] == pytest.approx(4 * 0.2)  # median of 0.4, 1.2, 0.8
+    assert row["time_to_target_busy_s"] == pytest.approx(4 * 0.1)  # phases, not step
     assert row["launch_to_first_round_s"] == 1.0
     reps[1]["figures"]["target_round"] = None
     assert not report.combine(reps)["reached"]

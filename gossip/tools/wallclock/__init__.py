@@ -44,10 +44,10 @@ oversubscribed uplink). "unthrottled" runs go through the same namespace and TCP
 without shaping: this machine's best case, not a real network. Only the rate is shaped (no
 latency or loss).
 
-Reading the table: s/round is the median round time. "to T train" is how long training takes
-until the network-average model first reaches accuracy T at an evaluation (compute + codec +
-wire; the benchmark's own evaluations, which average the models over the same link, are left
-out; "wall" is the stopwatch with them). bytes: sent by all ranks until then. The split says
+Reading the table: s/round is the median round time. "to T" is how long training takes until
+the network-average model first reaches accuracy T at an evaluation, less the benchmark's own
+evaluations (they average the models over the same link, which a deployment does rarely);
+"wall" is the stopwatch with them. bytes: sent by all ranks until then. The split says
 where a round goes: compute (gradients), codec (compression, coding, mixing: the price of
 sending less) and wire (inside the exchange: transfer and waiting for peers). "vs dpsgd" is a
 method's to-target time over uncompressed D-PSGD's at the same rate: below 1 it pays to
@@ -326,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
                             f"exit status {rec['returncode']}")
         f = rec.get("figures")
         if f:
-            tt = f["time_to_target_train_s"]
+            tt = f["time_to_target_s"]
             say(f"{label}: done in {rec['launcher_wall_s']:.1f} s; {f['s_per_round'] * 1e3:.1f} "
                 f"ms/round, " + (f"{args.target:g} at round {f['target_round']} after "
                                  f"{tt:.1f} s" if tt is not None else
