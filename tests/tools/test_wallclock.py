@@ -159,7 +159,7 @@ def test_table_ratio_and_outputs(tmp_path):
     text = report.table(rows, 0.95)
     lines = text.splitlines()
     assert lines[0].split()[:3] == ["method", "rate", "s/round"]
-    assert "400.0 ms" in lines[2] and lines[2].split()[3:8] == ["1.6", "s", "2.6", "s", "4"] and "1.00x" in lines[2]
+    assert "400.0 ms" in lines[2] and lines[2].split()[4:9] == ["1.6", "s", "2.6", "s", "4"] and "1.00x" in lines[2]
     assert "8.1 kB" in lines[2]  # 4 rounds x 2 ranks x 1016 bytes
     assert "0.15x" in lines[3] and "33/33/33" in lines[3]
     assert "not reached" in lines[4] and "failed" in lines[5]
