@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -120,6 +121,8 @@ def launch(label: str, argv: list[str], bits_per_second: int | None, run_dir: Pa
         watcher.done.set()
         watcher.join()
         log.close()
+    shaper = stats.read_text().strip() if stats.exists() else None
+    m = re.search(r"Sent (\d+) bytes", shaper or "")
     rec = {
         "command": cmd,
         "command_shell": shlex.join(cmd),
@@ -130,7 +133,9 @@ def launch(label: str, argv: list[str], bits_per_second: int | None, run_dir: Pa
         "launcher_wall_s": wall,
         "launch_to_first_round_s": (None if watcher.first_line_at is None
                                     else watcher.first_line_at - t_launch),
-        "shaper": stats.read_text().strip() if stats.exists() else None,
+        "shaper": shaper,
+        # bytes the shaper passed: MPI payload, the evaluations' allreduces, TCP/IP headers
+        "link_bytes": int(m.group(1)) if m and bits_per_second is not None else None,
         "log": str(run_dir / "train.log"),
     }
     return rec
