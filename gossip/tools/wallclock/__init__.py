@@ -291,7 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     plan = [(k, rate, method) for k in range(args.repeats) for rate in args.rates
             for method in args.methods]
     say = lambda msg: print(msg, flush=True)  # noqa: E731
-    say(f"gossip bench wallclock: {len(plan)} runs ({', '.join(args.methods)} at "
+    plural = "s" if len(plan) > 1 else ""
+    say(f"gossip bench wallclock: {len(plan)} run{plural} ({', '.join(args.methods)} at "
         f"{', '.join(r for r, _ in args.rates)}; {args.ranks} ranks, {args.topology}, "
         f"--hidden {args.hidden}, {args.rounds} rounds, target {args.target:g}) -> {out}")
     t_all = time.perf_counter()
