@@ -10,4 +10,5 @@
 * :mod:`gossip.tools.mpiexec`: where to find the MPI launcher.
 
 Every import from the core goes through :mod:`gossip.tools._core`.
+- ``wallclock/``: ``gossip bench wallclock``, time to accuracy per method on a shaped link
 """
