@@ -12,7 +12,7 @@ import pytest
 
 from gossip.tools import wallclock
 from gossip.tools.wallclock import netns, report
-from gossip.train import FIELDS
+from gossip.run.metrics import FIELDS
 
 
 # -- input ----------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ import json
 import os
 import platform
 import re
-import shlex
 import subprocess
 import sys
 import time
@@ -103,7 +102,7 @@ def parse_rates(text: str) -> list[tuple[str, int | None]]:
 
 
 def known_methods() -> tuple[str, ...]:
-    from gossip.config import ALGORITHM_DEFAULTS
+    from .._core import ALGORITHM_DEFAULTS
 
     return tuple(ALGORITHM_DEFAULTS)
 
@@ -144,7 +143,7 @@ def _target(text: str) -> float:
 def topologies() -> tuple[str, ...]:
     import dataclasses
 
-    from gossip.config import SECTIONS
+    from .._core import SECTIONS
 
     field = next(f for f in dataclasses.fields(SECTIONS["topology"]) if f.name == "name")
     return tuple(field.metadata["choices"])

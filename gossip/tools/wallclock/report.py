@@ -31,7 +31,7 @@ import math
 import statistics
 from pathlib import Path
 
-from gossip.train import read_metrics
+from .._core import read_metrics
 
 
 def analyse(run_dir: Path | str, target: float) -> dict:
