@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Local multi-process run: jobs/local.sh [RANKS] [extra gossip train flags...]
-# e.g. jobs/local.sh 8 --topology hypercube --config jobs/configs/malcom-ring.toml
+# e.g. jobs/local.sh 8 --topology hypercube --config jobs/configs/default.toml
 set -euo pipefail
 ranks="${1:-4}"
 shift || true

@@ -117,7 +117,7 @@ def markdown_table(res: dict) -> str:
 
 
 def targets_text(targets: list[dict]) -> str:
-    lines = ["## Targets (issue 5)", ""]
+    lines = ["## Targets", ""]
     for name in TARGET_NAMES:
         group = [t for t in targets if t["target"] == name]
         n_pass = sum(t["verdict"] == "PASS" for t in group)
