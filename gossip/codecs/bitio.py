@@ -156,15 +156,11 @@ def _chunk_to_fields(bits: np.ndarray, widths: np.ndarray) -> np.ndarray:
 
 def _fields_to_bits(values: np.ndarray, widths: np.ndarray) -> np.ndarray:
     """MSB-first bits of every value in its width, concatenated (uint8 0/1 array)."""
-    n = values.size
-    if n == 0:
-        return np.zeros(0, dtype=np.uint8)
-    if n <= _FIELD_CHUNK:
-        return _chunk_to_bits(values, widths)
-    return np.concatenate([
-        _chunk_to_bits(values[i:i + _FIELD_CHUNK], widths[i:i + _FIELD_CHUNK])
-        for i in range(0, n, _FIELD_CHUNK)
-    ])
+    parts = [_chunk_to_bits(values[i:i + _FIELD_CHUNK], widths[i:i + _FIELD_CHUNK])
+             for i in range(0, values.size, _FIELD_CHUNK)]
+    if len(parts) <= 1:
+        return parts[0] if parts else np.zeros(0, dtype=np.uint8)
+    return np.concatenate(parts)
 
 
 def _bits_to_fields(bits: np.ndarray, widths: np.ndarray) -> np.ndarray:
