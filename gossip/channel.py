@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import codecs, compressors
-from .messages import Blocks
+from .messages import Blocks, Quantized, entropy_from_counts
 from .rng import numpy_rng
 
 
@@ -77,7 +77,10 @@ class Channel:
         rep = self.compressor.compress(v, self._rng(sender, round_, stream), **options)
         msg = self.codec.encode(rep)
         decoded = self.compressor.decompress(rep, self._aux(sender, round_, stream)) if decode else None
-        stats = rep.stats()
+        counts = getattr(self.codec, "last_counts", None)
+        # the entropy from the histogram the coder built, else one more pass (rep.stats())
+        stats = ({"symbol_entropy_bits": entropy_from_counts(counts) / max(1, int(counts.sum()))}
+                 if counts is not None and isinstance(rep, Quantized) else rep.stats())
         return Sent(msg, decoded, rep, symbol_entropy_bits=stats.get("symbol_entropy_bits",
                                                                      float("nan")),
                     kept=stats.get("kept", -1))

@@ -47,8 +47,15 @@ def entropy_bits(symbols: np.ndarray) -> float:
     else:
         vals, cnt = np.unique(v, return_counts=True)
         cnt = cnt.astype(np.int64)
-    cnt = cnt[np.lexsort((vals, -cnt))]  # the coder's order: count desc, value asc
-    p = cnt / v.size
+    return entropy_from_counts(cnt[np.lexsort((vals, -cnt))])  # the coder's order
+
+
+def entropy_from_counts(cnt: np.ndarray) -> float:
+    """``d·H`` in bits from the histogram counts (int64, in the coder's order: count desc,
+    value asc), d = their sum; what :func:`entropy_bits` returns for the same symbols."""
+    if cnt.size == 0:
+        return 0.0
+    p = cnt / int(cnt.sum())
     return float(-(cnt * np.log2(p)).sum())
 
 

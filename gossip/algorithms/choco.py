@@ -61,6 +61,13 @@ class ChocoSGD(Algorithm):
         self.channel = channel
         self.lr, self.gamma, self.l1 = float(lr), float(gamma), float(l1)
         self.name = name
+        self._work: dict[int, np.ndarray] = {}  # per-rank scratch vector (not checkpointed)
+
+    def _scratch(self, state: ChocoState) -> np.ndarray:
+        buf = self._work.get(state.rank)
+        if buf is None or buf.shape != state.x_hat.shape:
+            buf = self._work[state.rank] = np.empty_like(state.x_hat)
+        return buf
 
     def init_state(self, rank: int, x0: np.ndarray) -> ChocoState:
         # Every holder starts its copy of x̂_j at the shared x⁰, so nothing is sent at t = 0;
@@ -71,7 +78,9 @@ class ChocoSGD(Algorithm):
     def compose(self, state: ChocoState, x: np.ndarray, oracle: GradientOracle):
         x -= np.float32(self.lr) * oracle.grad()  # x_half, in place
         state.round += 1
-        state.pending = self.channel.send(x - state.x_hat, state.rank, state.round)
+        # the residual in scratch: the compressor must not keep it past absorb (none does)
+        residual = np.subtract(x, state.x_hat, out=self._scratch(state))
+        state.pending = self.channel.send(residual, state.rank, state.round)
         msg = state.pending.message
         return {j: msg for j in self.peers[state.rank]}, info_from(state.pending)
 
@@ -85,9 +94,14 @@ class ChocoSGD(Algorithm):
             raise RuntimeError(f"rank {i}: absorbing round {round_} after composing {state.round}")
         own = state.pending.decoded
         state.x_hat += own
+        tmp = self._scratch(state)
+        if np.may_share_memory(own, tmp):  # a compressor that decodes to its input (identity)
+            own = own.copy()
         for j, w in row.items():  # ascending j, self included: one fixed order everywhere
             dq = own if j == i else self.decode_from(self.channel, i, j, inbox[j], round_)
-            state.s += w * dq
+            state.s += np.multiply(w, dq, out=tmp)
         state.pending = None
-        y = x + np.float32(self.gamma) * (state.s - state.x_hat)
+        y = np.subtract(state.s, state.x_hat, out=tmp)  # y = x + γ·(s − x̂), same op order
+        np.multiply(np.float32(self.gamma), y, out=y)
+        np.add(x, y, out=y)
         soft_threshold(y, self.lr * self.l1, out=x)

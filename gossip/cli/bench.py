@@ -50,6 +50,8 @@ BENCHES.register("dither", _tool("dither"), help="quantization error of each dit
                  "a real training residual")
 BENCHES.register("checkpoint", _tool("checkpoint"), help="time to write and load a "
                  "checkpoint set")
+BENCHES.register("exchange", _tool("exchange"), help="MPICommunicator.exchange against raw "
+                 "Isend/Irecv/Waitall, 1 KB to 64 MB on a ring under mpiexec")
 
 
 def add_arguments(b: argparse.ArgumentParser) -> None:

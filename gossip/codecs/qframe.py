@@ -25,10 +25,15 @@ VERSION = 1
 
 def encode(q: Quantized, packed: bool = False) -> bytes:
     """``packed``: fixed-width symbols instead of vector source coding (same frame)."""
+    return encode_counted(q, packed)[0]
+
+
+def encode_counted(q: Quantized, packed: bool = False) -> tuple[bytes, np.ndarray | None]:
+    """:func:`encode`, plus the symbol counts VSC built on the way (None when packed)."""
     scales = np.ascontiguousarray(q.scales, dtype="<f4")
     head = MAGIC + bytes([VERSION]) + _varint(q.levels) + _varint(scales.size) + scales.tobytes()
-    body = vsc.encode_packed(q.symbols) if packed else vsc.encode(q.symbols)
-    return head + struct.pack("<I", zlib.crc32(head)) + body
+    body, counts = (vsc.encode_packed(q.symbols), None) if packed else vsc.encode_counted(q.symbols)
+    return head + struct.pack("<I", zlib.crc32(head)) + body, counts
 
 
 def decode(data: bytes, *, levels: int, block_sizes: np.ndarray, dtype=np.int8) -> Quantized:
@@ -54,9 +59,9 @@ def decode(data: bytes, *, levels: int, block_sizes: np.ndarray, dtype=np.int8) 
     if not np.isfinite(scales).all() or (scales < 0).any():
         raise DecodeError("quantized frame carries a negative or non-finite scale")
     z = vsc.decode(data[end + 4:], expected_size=int(np.sum(block_sizes)))
-    if z.size and (np.abs(z).max() > levels):
+    if z.size and (z.min() < -levels or z.max() > levels):  # else the cast below would wrap
         raise DecodeError(f"quantized symbols exceed ±{levels}")
-    return Quantized(symbols=z.astype(dtype), scales=scales, levels=levels)
+    return Quantized(symbols=z.astype(dtype, copy=False), scales=scales, levels=levels)
 
 
 class QuantizedCodec:
@@ -69,8 +74,11 @@ class QuantizedCodec:
         self.name, self.levels, self.dtype = name, levels, dtype
         self.block_sizes = np.asarray(block_sizes, dtype=np.int64)
 
+    last_counts: np.ndarray | None = None  # symbol counts of the last encode (vsc only)
+
     def encode(self, rep: Quantized) -> bytes:
-        return encode(rep, packed=self.name == "packed")
+        msg, self.last_counts = encode_counted(rep, packed=self.name == "packed")
+        return msg
 
     def decode(self, data: bytes) -> Quantized:
         return decode(data, levels=self.levels, block_sizes=self.block_sizes, dtype=self.dtype)

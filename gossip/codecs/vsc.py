@@ -214,6 +214,12 @@ def _seal(kind: int, d: int, payload_bits: int, payload: bytes) -> bytes:
 
 def encode(symbols: np.ndarray) -> bytes:
     """Encode an integer array (any shape, flattened) with values in [-2**31, 2**31]."""
+    return encode_counted(symbols)[0]
+
+
+def encode_counted(symbols: np.ndarray) -> tuple[bytes, np.ndarray]:
+    """:func:`encode`, plus the symbol counts of the histogram it built (int64, count desc,
+    value asc), so a caller needs no second histogram pass for the entropy."""
     v = _as_symbols(symbols)
     d = v.size
     sym, cnt, rank_of = _histogram(v)
@@ -221,9 +227,9 @@ def encode(symbols: np.ndarray) -> bytes:
     if _expected_payload_bits(d, sym, cnt) <= VSC_BUILD_SLACK * raw_bits:
         w = _vsc_payload(v, sym, cnt, rank_of)
         if w.nbits <= raw_bits:
-            return _seal(KIND_VSC, d, w.nbits, w.to_bytes())
+            return _seal(KIND_VSC, d, w.nbits, w.to_bytes()), cnt
     w = _raw_payload(v)
-    return _seal(KIND_RAW, d, w.nbits, w.to_bytes())
+    return _seal(KIND_RAW, d, w.nbits, w.to_bytes()), cnt
 
 
 def _parse_header(buf: bytes) -> tuple[int, int, int, int, int]:

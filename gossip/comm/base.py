@@ -21,7 +21,7 @@ class ByteCounter:
 
     sent: int = 0  # payload bytes sent, all neighbours, all rounds
     received: int = 0
-    control_sent: int = 0  # size announcements (int64 per neighbour per round)
+    control_sent: int = 0  # length headers (int64 per neighbour per round)
     control_received: int = 0
     round_sent: int = 0  # payload bytes of the last round
     round_received: int = 0

@@ -1,13 +1,17 @@
 """Waiting with a deadline: every MPI wait either completes or names the peer that is lost.
 
-Past the deadline a rank pings the peers it still waits for: a peer that answers is alive
-(waiting on someone else), so the wait goes on; a peer that does not answer is dead or hung,
-and :class:`LostPeerError` names it.  Every waiting rank also answers pings, so it is never
-blamed for someone else's silence.
+A wait blocks in MPI (``Waitsome``, so transfers progress at full speed, as in a plain
+``Waitall``) on its requests plus two that are always posted: a liveness ping from any peer,
+and an alarm that a helper thread sends this rank at the deadline.  A ping is answered at once,
+so a waiting rank is never blamed for someone else's silence.  At the deadline a rank pings the
+peers it still waits for: one that answers is alive (waiting on someone else), so the wait goes
+on; one that does not is dead or hung, and :class:`LostPeerError` names it.
 """
 
 from __future__ import annotations
 
+import atexit
+import threading
 import time
 
 import numpy as np
@@ -17,29 +21,98 @@ class LostPeerError(RuntimeError):
     """A peer did not answer within the exchange timeout (dead, stuck or partitioned)."""
 
 
+class _Alarm:
+    """A thread that sends its own rank one int64 (the arming number) at the armed time."""
+
+    def __init__(self, comm, rank: int, tag: int, mpi_type):
+        self.comm, self.rank, self.tag, self.type = comm, rank, tag, mpi_type
+        self.cv = threading.Condition()
+        self.due: float | None = None
+        self.seq = 0
+        self.target = float("inf")  # when the thread wakes next
+        threading.Thread(target=self._run, name="gossip-deadline", daemon=True).start()
+
+    def arm(self, at: float) -> int:
+        with self.cv:
+            self.seq += 1
+            self.due = at
+            if at < self.target:
+                self.cv.notify()
+            return self.seq
+
+    def disarm(self) -> None:
+        with self.cv:
+            self.due = None
+
+    def _run(self) -> None:
+        buf = np.zeros(1, dtype=np.int64)
+        with self.cv:
+            while True:
+                left = float("inf") if self.due is None else self.due - time.monotonic()
+                if left > 0:
+                    self.target = time.monotonic() + left
+                    self.cv.wait(None if left == float("inf") else left)
+                    self.target = float("inf")
+                    continue
+                buf[0], self.due = self.seq, None
+                self.cv.release()
+                try:
+                    self.comm.Send([buf, self.type], dest=self.rank, tag=self.tag)
+                finally:
+                    self.cv.acquire()
+
+
 class Deadlines:
     """Mixin for a communicator with ``MPI``, ``world``, ``rank``, ``round`` and ``timeout``."""
 
+    PING_TAG, PONG_TAG, ALARM_TAG = 31, 32, 33
+
     def _init_deadlines(self) -> None:
-        self._ping_in = np.zeros(1, dtype=np.int64)
+        MPI = self.MPI
+        # one posted ping receive per other rank: an ANY_SOURCE receive would slow every wait
+        # (MPICH then polls its network module too)
+        self._others = [j for j in range(self.world.Get_size()) if j != self.rank]
+        self._ping_in = np.zeros((self.world.Get_size(), 1), dtype=np.int64)
+        self._ping_reqs = [self._post_ping(j) for j in self._others]
+        self._alarm_in = np.zeros(1, dtype=np.int64)
         self._pings: list = []  # outstanding ping sends (to peers that may be dead)
         self._pongs: list = []
+        self._alarm_req = self.world.Irecv([self._alarm_in, MPI.INT64_T], source=self.rank,
+                                           tag=self.ALARM_TAG)
+        self._alarm = _Alarm(self.world, self.rank, self.ALARM_TAG, MPI.INT64_T)
+        self._armed = 0
+        atexit.register(self._close_deadlines)  # runs before mpi4py's MPI_Finalize
 
-    PING_TAG, PONG_TAG = 31, 32
+    def _close_deadlines(self) -> None:
+        self._alarm.disarm()
+        for req in self._ping_reqs + [self._alarm_req]:
+            try:
+                req.Cancel()
+                req.Wait()
+            except self.MPI.Exception:
+                pass
+
+    def _post_ping(self, src: int):
+        return self.world.Irecv([self._ping_in[src], self.MPI.INT64_T], source=src,
+                                tag=self.PING_TAG)
+
+    def _answer_ping(self, k: int) -> None:
+        """Answer the ping that completed ``self._ping_reqs[k]`` and post the next one."""
+        src = self._others[k]
+        self._pongs.append(self.world.Isend([self._ping_in[src].copy(), self.MPI.INT64_T],
+                                            dest=src, tag=self.PONG_TAG))
+        self._ping_reqs[k] = self._post_ping(src)
+        self._pongs = [r for r in self._pongs if not r.Test()]
 
     def _serve_pings(self) -> None:
         """Answer liveness pings: a rank that waits (on someone else) is alive, not the culprit."""
-        MPI = self.MPI
-        status = MPI.Status()
-        while self.world.Iprobe(source=MPI.ANY_SOURCE, tag=self.PING_TAG, status=status):
-            src = status.Get_source()
-            self.world.Recv([self._ping_in, MPI.INT64_T], source=src, tag=self.PING_TAG)
-            self._pongs.append(self.world.Isend([self._ping_in, MPI.INT64_T], dest=src,
-                                                tag=self.PONG_TAG))
-        self._pongs = [r for r in self._pongs if not r.Test()]
+        for k in range(len(self._ping_reqs)):
+            if self._ping_reqs[k].Test():
+                self._answer_ping(k)
 
     def _alive(self, peers: list[int], grace: float) -> set[int]:
-        """Which of ``peers`` answer a ping within ``grace`` seconds (serving pings meanwhile)."""
+        """Which of ``peers`` answer a ping within ``grace`` seconds (serving pings meanwhile).
+        The failure path only: it polls every millisecond."""
         MPI = self.MPI
         bufs = {j: np.zeros(1, dtype=np.int64) for j in peers}
         for j in peers:
@@ -58,48 +131,80 @@ class Deadlines:
                 r.Cancel()
         return alive
 
-    def _wait(self, pending: list[tuple[object, int | None]], what: str,
-              patience: float = 1.0) -> None:
-        """Wait for (request, peer) pairs.  Past the deadline, ping the peers still missing:
-        those that answer are alive (waiting on someone else), so keep waiting; those that do
-        not are dead or hung, and are named.  ``patience`` > 1 lets the root time out first."""
-        limit = self.timeout * patience
-        deadline = time.monotonic() + limit
-        nap = 0.0
-        while pending:
-            still = []
-            for req, peer in pending:
-                try:
-                    if not req.Test():
-                        still.append((req, peer))
-                except self.MPI.Exception as e:  # the library saw the peer fail
-                    who = f"rank {peer}" if peer is not None else "another rank"
-                    raise LostPeerError(
-                        f"rank {self.rank}: lost {who} during {what} (round {self.round}): "
-                        f"{e.Get_error_string()}") from None
-            pending = still
-            if not pending:
-                return
+    def _lost(self, reqs: list, peers: list, what: str, e) -> LostPeerError:
+        """The error for a wait the library failed: name the peer whose request failed."""
+        who = "another rank"
+        for req, peer in zip(reqs, peers):
             try:
-                self._serve_pings()
-            except self.MPI.Exception:
-                pass  # a pong to a failed rank; the waits above report the failure
-            if time.monotonic() > deadline:
-                peers = sorted({p for _, p in pending if p is not None})
-                try:
-                    alive = self._alive(peers, min(5.0, self.timeout / 2))
-                except self.MPI.Exception:
-                    alive = set()
-                lost = sorted(set(peers) - alive)
-                if peers and not lost:
-                    deadline = time.monotonic() + limit  # all alive: the culprit is elsewhere
-                    continue
-                who = (f"rank{'s' if len(lost) > 1 else ''} {', '.join(map(str, lost))}"
-                       if lost else "another rank")
-                raise LostPeerError(
-                    f"rank {self.rank}: no answer from {who} within {limit:g} s during "
-                    f"{what} (round {self.round}); that rank has died or hangs "
-                    f"(raise --exchange-timeout if rounds are legitimately slow)")
-            time.sleep(nap)
-            nap = min(1e-3, nap + 1e-4)
+                req.Test()
+            except self.MPI.Exception as e2:
+                who, e = (f"rank {peer}" if peer is not None else who), e2
+                break
+        return LostPeerError(f"rank {self.rank}: lost {who} during {what} (round {self.round}): "
+                             f"{e.Get_error_string()}")
 
+    def _overdue(self, peers: list[int], limit: float, what: str) -> None:
+        """Past the deadline: return if every peer still awaited answers a ping, else raise."""
+        peers = sorted(set(peers))
+        try:
+            alive = self._alive(peers, min(5.0, self.timeout / 2))
+        except self.MPI.Exception:
+            alive = set()
+        lost = sorted(set(peers) - alive)
+        if peers and not lost:
+            return  # all alive: the culprit is elsewhere
+        who = (f"rank{'s' if len(lost) > 1 else ''} {', '.join(map(str, lost))}"
+               if lost else "another rank")
+        raise LostPeerError(
+            f"rank {self.rank}: no answer from {who} within {limit:g} s during "
+            f"{what} (round {self.round}); that rank has died or hangs "
+            f"(raise --exchange-timeout if rounds are legitimately slow)")
+
+    def _wait(self, pending: list[tuple[object, int | None]], what: str,
+              patience: float = 1.0, then=None) -> None:
+        """Wait for (request, peer) pairs, blocking in ``Waitsome``.  ``then(k)``, called when
+        the k-th request completes, may return more (request, peer) pairs to wait for.  Past the
+        deadline the peers still awaited are pinged and the silent ones named (see the module
+        docstring).  ``patience`` > 1 lets the root time out first."""
+        MPI = self.MPI
+        reqs = [r for r, _ in pending]
+        peers = [p for _, p in pending]
+        if then is None and MPI.Request.Testall(reqs):
+            return
+        limit = self.timeout * patience
+        self._armed = self._alarm.arm(time.monotonic() + limit)
+        left = len(reqs)
+        statuses = [MPI.Status() for _ in range(len(reqs) + len(self._others) + 1)]
+        try:
+            while left:
+                every = reqs + self._ping_reqs + [self._alarm_req]
+                if len(statuses) < len(every):
+                    statuses += [MPI.Status() for _ in range(len(every) - len(statuses))]
+                try:
+                    done = MPI.Request.Waitsome(every, statuses) or []
+                except MPI.Exception as e:
+                    raise self._lost(reqs, peers, what, e) from None
+                n = len(reqs)
+                for i, k in enumerate(done):
+                    if n <= k < n + len(self._others):
+                        try:
+                            self._answer_ping(k - n)
+                        except MPI.Exception:
+                            pass  # a pong to a failed rank; its own wait reports the failure
+                    elif k == n + len(self._others):
+                        fired = int(self._alarm_in[0]) == self._armed
+                        self._alarm_req = self.world.Irecv([self._alarm_in, MPI.INT64_T],
+                                                           source=self.rank, tag=self.ALARM_TAG)
+                        if fired:  # not a stale alarm of an earlier wait
+                            self._overdue([p for r, p in zip(reqs, peers)
+                                           if r != MPI.REQUEST_NULL and p is not None],
+                                          limit, what)
+                            self._armed = self._alarm.arm(time.monotonic() + limit)
+                    else:
+                        left -= 1
+                        for req, peer in (then(k, statuses[i]) if then else ()):
+                            reqs.append(req)
+                            peers.append(peer)
+                            left += 1
+        finally:
+            self._alarm.disarm()

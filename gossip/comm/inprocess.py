@@ -29,7 +29,7 @@ class InProcessCommunicator(Communicator):
                 if r not in outbox.get(j, {}):
                     raise ValueError(f"rank {r} -> {j}: not a symmetric exchange")
             inbox[r] = {j: bytes(outbox[j][r]) for j in peers}
-            # Each rank announces its size with one int64 per peer, as the MPI version does.
+            # Each message carries its length as one int64 header, as under MPI.
             self.counters[r].record({j: len(outbox[r][j]) for j in peers},
                                     {j: len(m) for j, m in inbox[r].items()}, 8)
         return inbox

@@ -1,8 +1,11 @@
 """MPI communicator: one rank per process, point-to-point messages with deadlines.
 
-One exchange: each rank announces its message size (one int64) to each peer, then sends the
-uint8 payload, both with non-blocking ``Isend``/``Irecv`` on a distributed-graph communicator
-(``reorder=False``, so graph ranks are world ranks).  Point-to-point rather than neighbourhood
+One exchange: each rank sends each peer one message that starts with the payload's length (one
+int64) and carries the payload too when it is small; a larger payload follows at once as a
+second message, received straight into a buffer of that size.  No round trip: both are posted
+together, with non-blocking ``Isend``/``Irecv`` on a distributed-graph communicator
+(``reorder=False``, so graph ranks are world ranks), and waited for in one blocking
+``Waitsome`` loop with a deadline (:mod:`.deadline`).  Point-to-point rather than neighbourhood
 collectives, so that every wait can have a deadline and a peer that goes silent is named
 (:mod:`.deadline`).  Buffer-based calls only: no pickles.
 """
@@ -23,7 +26,9 @@ class MPICommunicator(Deadlines, Communicator):
     or hangs makes the others raise :class:`LostPeerError` naming it, instead of hanging."""
 
     name = "mpi"
-    SIZE_TAG, DATA_TAG = 17, 21
+    HEAD_TAG, DATA_TAG = 17, 21
+    HEAD = 8  # the int64 length that precedes every message
+    INLINE = 16384 - HEAD  # payloads up to this size travel in the header's MPI message
 
     def __init__(self, neighbours: list[tuple[int, ...]], comm=None, timeout: float = 30.0):
         from mpi4py import MPI
@@ -47,42 +52,58 @@ class MPICommunicator(Deadlines, Communicator):
         self.counters = {self.rank: ByteCounter()}
         self._init_deadlines()
 
-    def _sizes_from(self, each: dict[int, int], what: str) -> np.ndarray:
-        """Point-to-point size announcements (one int64 per peer), so a missing peer can be
-        named; ``each``: the size this rank sends to each peer."""
+    def _post(self, mine: dict[int, bytes]) -> list:
+        """Isend each peer its message: a header of its length (int64), followed in the same
+        MPI message by the payload when it is at most ``INLINE`` bytes, else by a second
+        message of the payload itself (no copy)."""
         MPI = self.MPI
-        peers = list(each)
-        sizes = np.zeros(len(peers), dtype=np.int64)
-        outs = {j: np.array([each[j]], dtype=np.int64) for j in peers}
-        reqs = [(self.graph.Irecv([sizes[k:k + 1], MPI.INT64_T], source=j, tag=self.SIZE_TAG), j)
-                for k, j in enumerate(peers)]
-        sends = [(self.graph.Isend([outs[j], MPI.INT64_T], dest=j, tag=self.SIZE_TAG), j)
-                 for j in peers]
-        self._wait(reqs + sends, what)
-        return sizes
-
-    def _payloads(self, out: dict[int, np.ndarray], sizes: np.ndarray, what: str) -> dict[int, bytes]:
-        """Point-to-point payloads of known sizes: a peer that goes silent is named."""
-        MPI = self.MPI
-        peers = list(out)
-        bufs = {j: np.empty(int(n), dtype=np.uint8) for j, n in zip(peers, sizes)}
-        reqs = [(self.graph.Irecv([bufs[j], MPI.BYTE], source=j, tag=self.DATA_TAG), j)
-                for j in peers]
-        reqs += [(self.graph.Isend([out[j], MPI.BYTE], dest=j, tag=self.DATA_TAG), j)
-                 for j in peers]
-        self._wait(reqs, what)
-        return {j: bufs[j].tobytes() for j in peers}
+        sends = []
+        for j in sorted(mine):
+            msg = np.frombuffer(mine[j], dtype=np.uint8)
+            n = msg.size
+            head = np.empty(self.HEAD + (n if n <= self.INLINE else 0), dtype=np.uint8)
+            head[:self.HEAD].view(np.int64)[0] = n
+            if n <= self.INLINE:
+                head[self.HEAD:] = msg
+            sends.append((self.graph.Isend([head, MPI.BYTE], dest=j, tag=self.HEAD_TAG), j))
+            if n > self.INLINE:
+                sends.append((self.graph.Isend([msg, MPI.BYTE], dest=j, tag=self.DATA_TAG), j))
+        return sends
 
     def exchange(self, outbox: dict[int, dict[int, bytes]],
-                 label: str = "the neighbour exchange") -> dict[int, dict[int, bytes]]:
+                 label: str = "the neighbour exchange") -> dict[int, dict[int, memoryview]]:
+        """One message per peer, both ways; the received ones are memoryviews of fresh
+        buffers (bytes-like; no copy)."""
+        MPI = self.MPI
         self.round += 1
         mine = outbox[self.rank]
-        msgs = {j: np.frombuffer(mine[j], dtype=np.uint8) for j in sorted(mine)}
-        sizes = self._sizes_from({j: m.size for j, m in msgs.items()}, f"{label} (sizes)")
-        inbox = self._payloads(msgs, sizes, f"{label} (payloads)")
-        self.counters[self.rank].record({j: m.size for j, m in msgs.items()},
-                                        {j: len(m) for j, m in inbox.items()}, 8)
-        return {self.rank: inbox}
+        peers = sorted(mine)
+        heads = {j: np.empty(self.HEAD + self.INLINE, dtype=np.uint8) for j in peers}
+        recvs = [(self.graph.Irecv([heads[j], MPI.BYTE], source=j, tag=self.HEAD_TAG), j)
+                 for j in peers]
+        inbox: dict[int, memoryview] = {}
+
+        def then(k: int, status) -> list:
+            if k >= len(peers):
+                return []  # a send, or a payload received straight into its buffer
+            j = peers[k]
+            n = int(heads[j][:self.HEAD].view(np.int64)[0])
+            got = status.Get_count(MPI.BYTE)
+            if n < 0 or got != (self.HEAD + n if n <= self.INLINE else self.HEAD):
+                raise LostPeerError(f"rank {self.rank}: malformed header from rank {j} during "
+                                    f"{label} (round {self.round}): length {n}, {got} bytes")
+            if n <= self.INLINE:
+                inbox[j] = heads[j].data[self.HEAD:self.HEAD + n]
+                return []
+            buf = np.empty(n, dtype=np.uint8)
+            inbox[j] = buf.data
+            return [(self.graph.Irecv([buf, MPI.BYTE], source=j, tag=self.DATA_TAG), j)]
+
+        sends = self._post(mine)
+        self._wait(recvs + sends, label, then=then)
+        self.counters[self.rank].record({j: len(mine[j]) for j in peers},
+                                        {j: len(inbox[j]) for j in peers}, self.HEAD)
+        return {self.rank: {j: inbox[j] for j in peers}}
 
     def allreduce_sum(self, arrays: dict[int, np.ndarray]) -> np.ndarray:
         a = np.ascontiguousarray(arrays[self.rank], dtype=np.float64)

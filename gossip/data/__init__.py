@@ -10,7 +10,14 @@ from __future__ import annotations
 from ..registry import Registry
 from .base import Dataset, from_torch
 from .partitions import PARTITIONS, partition
-from .sampler import BatchSampler
+
+
+def __getattr__(name):  # the sampler imports torch: only when used (not for --help or choices)
+    if name == "BatchSampler":
+        from .sampler import BatchSampler
+
+        return BatchSampler
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _limited(ds: Dataset, limit: int | None) -> Dataset:

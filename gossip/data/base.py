@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 
 
@@ -25,6 +24,8 @@ class Dataset:
 
 def from_torch(train, test, classes: int, name: str = "custom") -> Dataset:
     """A user's torch ``Dataset`` pair (items ``(x, y)``) as gossip's in-memory Dataset."""
+
+    import torch
 
     def stack(ds):
         xs, ys = zip(*(ds[i] for i in range(len(ds))))

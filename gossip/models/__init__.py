@@ -8,9 +8,16 @@ in_shape) -> nn.Module``; ``image`` says whether it needs image data.
 from __future__ import annotations
 
 from ..registry import Registry
-from .flat import FlatModel
 
 REGISTRY = Registry("model")
+
+
+def __getattr__(name):  # FlatModel imports torch: only when used (not for --help or choices)
+    if name == "FlatModel":
+        from .flat import FlatModel
+
+        return FlatModel
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _linear(name):

@@ -29,6 +29,7 @@ from . import resume
 from .build import build_algorithm, pick_device
 from .errors import Preempted, RunError
 from .metrics import FIELDS, MetricsLog
+from .startup import since_start
 from .stop import STOP
 from .worker import Worker
 
@@ -192,6 +193,8 @@ class Run:
         try:
             for t in range(start, rounds + 1):
                 self.round(t)
+                if t == start:
+                    self.first_round_s = since_start()
                 is_eval = t % cfg.train.eval_every == 0 or t == rounds
                 table = comm.gather_to_root(self._rows(t, is_eval, time.perf_counter() - t0))
                 if is_eval:
@@ -234,7 +237,8 @@ class Run:
             torch.save(cpu_state(w.model.module), self.out / "rank_models" / f"rank{w.rank:04d}.pt")
         totals = comm.gather_to_root({r: np.array([
             comm.counters[r].sent, comm.counters[r].received, comm.counters[r].control_sent,
-            np.count_nonzero(w.model.x) / self.d, w.message_bytes_total])
+            np.count_nonzero(w.model.x) / self.d, w.message_bytes_total,
+            getattr(self, "first_round_s", float("nan"))])
             for r, w in zip(comm.local_ranks, self.workers)})
         if not comm.is_root:
             return None
@@ -261,6 +265,10 @@ class Run:
             "mean_bits_per_entry": 8.0 * float(totals[:, 4].sum()) / (rounds * comm.size * self.d),
             "final_nonzero_fraction": float(totals[:, 3].mean()),
             "wall_seconds": wall,
+            # process start (interpreter, imports, MPI start-up) to the end of this process's
+            # first round, slowest rank
+            "launch_to_first_round_s": (float(totals[:, 5].max())
+                                        if np.isfinite(totals[:, 5]).all() else None),
         }
         (self.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         return summary

@@ -86,4 +86,6 @@ def format_summary(s: dict) -> str:
             f"{s['dpsgd_float32_bytes_same_rounds']:,})" if s["bytes_vs_dpsgd"] else "(no neighbours)"),
         f"  bits per model entry per msg   : {s['mean_bits_per_entry']:.4f}",
         f"  exact zeros in the models      : {1 - s['final_nonzero_fraction']:.2%}",
+        *([f"  launch to end of first round   : {s['launch_to_first_round_s']:.1f} s"]
+          if s.get("launch_to_first_round_s") is not None else []),
     ])

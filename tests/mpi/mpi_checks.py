@@ -34,6 +34,13 @@ def main() -> int:
         assert c.round_sent == len(message(me, t)) * len(topo.neighbours[me])
     c = comm.counters[me]
     assert (c.sent, c.received) == (sent, recv), (c.sent, sent, c.received, recv)
+    # the length header: 8 bytes per peer per exchange, counted apart from the payload
+    assert c.control_sent == c.control_received == 8 * 25 * len(topo.neighbours[me])
+    big = {j: bytes([me % 256]) * (70000 + j) for j in topo.neighbours[me]}  # not inline
+    inbox = comm.exchange({me: big})[me]
+    assert all(bytes(m) == bytes([j % 256]) * (70000 + me) for j, m in inbox.items())
+    assert c.round_sent == sum(len(m) for m in big.values())
+    assert c.round_received == sum(70000 + me for _ in inbox)
     total = comm.allreduce_sum({me: np.full(3, me, dtype=np.float64)})
     assert np.array_equal(total, np.full(3, n * (n - 1) / 2))
     table = comm.gather_to_root({me: np.array([me, me * 2.0])})

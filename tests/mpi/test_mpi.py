@@ -81,3 +81,13 @@ def test_wrong_world_size_one_clear_message_no_hang(tmp_path):
     assert r.returncode == 2
     assert r.stderr.count("topology error") == 1
     assert "4 nodes" in r.stderr and "3 ranks" in r.stderr and "mpiexec -n 4" in r.stderr
+
+
+def test_hung_peer_named_within_the_deadline():
+    r = mpirun(3, str(HERE / "mpi_hung_peer.py"), timeout=60)
+    assert r.returncode == 0, r.stderr
+    for me in (0, 1):
+        line = next(x for x in r.stdout.splitlines() if x.startswith(f"rank {me} "))
+        assert "no answer from rank 2" in line, r.stdout
+        took = float(line.split(" after ")[1].split(" s")[0])
+        assert took < 1.0 + 5.0 + 1.0, line  # the deadline, then at most the ping grace

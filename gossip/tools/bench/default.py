@@ -46,7 +46,7 @@ def bench_default(ranks: int = 4, extra: list[str] | None = None) -> int:
         ("bytes / D-PSGD bytes", f"{s['bytes_vs_dpsgd']:.4f} (1/{1 / s['bytes_vs_dpsgd']:.1f})"
          if s["bytes_vs_dpsgd"] else "n/a (no neighbours)"),
         ("mean bits per entry per message", f"{s['mean_bits_per_entry']:.4f}"),
-        ("size-announcement bytes (int64/neighbour/round)", f"{s['total_control_bytes_sent']:,}"),
+        ("length-header bytes (int64/neighbour/round)", f"{s['total_control_bytes_sent']:,}"),
         ("exact zeros in the final models", f"{1 - s['final_nonzero_fraction']:.2%}"),
         ("training wall time (rank 0)", f"{s['wall_seconds']:.2f} s"),
         ("whole launch incl. imports", f"{launch:.2f} s"),

@@ -1,0 +1,36 @@
+"""Run under ``mpiexec -n 3 python tests/mpi_hung_peer.py``: rank 2 stops answering (sleeps)
+before an exchange; ranks 0 and 1 must name it within the deadline.  Prints one line per rank."""
+
+import os
+import sys
+import time
+
+from gossip.comm.mpi import LostPeerError, MPICommunicator, world
+
+TIMEOUT = 1.0
+
+
+def main() -> None:
+    w = world()
+    me = w.Get_rank()
+    comm = MPICommunicator([(1, 2), (0, 2), (0, 1)], timeout=TIMEOUT)
+    peers = comm.neighbours[me]
+    for t in range(3):  # a few good rounds, big and empty messages included
+        inbox = comm.exchange({me: {j: bytes([me]) * (t * 40000) for j in peers}})[me]
+        assert all(bytes(m) == bytes([j]) * (t * 40000) for j, m in inbox.items())
+    if me == 2:
+        time.sleep(3 * TIMEOUT + 4)
+        print("rank 2 slept", flush=True)
+    else:
+        t0 = time.monotonic()
+        try:
+            comm.exchange({me: {j: b"x" for j in peers}})
+            print(f"rank {me} NOT NAMED", flush=True)
+        except LostPeerError as e:
+            print(f"rank {me} named after {time.monotonic() - t0:.1f} s: {e}", flush=True)
+    sys.stdout.flush()
+    os._exit(0)  # no MPI_Finalize: a peer is gone from the protocol
+
+
+if __name__ == "__main__":
+    main()
