@@ -1,4 +1,4 @@
-"""Run under ``mpiexec -n 3 python tests/mpi_hung_peer.py``: rank 2 stops answering (sleeps)
+"""Run under ``mpiexec -n 3 python tests/mpi/mpi_hung_peer.py``: rank 2 stops answering (sleeps)
 before an exchange; ranks 0 and 1 must name it within the deadline.  Prints one line per rank."""
 
 import os
@@ -28,6 +28,8 @@ def main() -> None:
             print(f"rank {me} NOT NAMED", flush=True)
         except LostPeerError as e:
             print(f"rank {me} named after {time.monotonic() - t0:.1f} s: {e}", flush=True)
+        # outlive rank 2's sleep, so the launcher does not tear it down (exit 9) first
+        time.sleep(max(0.0, 3 * TIMEOUT + 5 - (time.monotonic() - t0)))
     sys.stdout.flush()
     os._exit(0)  # no MPI_Finalize: a peer is gone from the protocol
 
