@@ -56,6 +56,8 @@ class AsyncRun(Run):
         self.ranks = [AsyncRank(w, self.algorithm, self.net, bound=tr.max_staleness,
                                 slow=1.0 if simulated else slow_factor(cfg, w.rank, comm.size),
                                 evaluate=acc, d=self.d) for w in self.workers]
+        if comm.is_root:
+            self.out.mkdir(parents=True, exist_ok=True)
         comm.barrier()
         t0 = time.perf_counter()
         if simulated:
