@@ -31,6 +31,8 @@ BENCHES.register("fuzz", _fuzz, help="feed every decoder mutated and forged mess
                  "(gossip bench fuzz --help)")
 BENCHES.register("dither", _tool("dither"), help="quantization error of each dither mode on "
                  "a real training residual")
+BENCHES.register("straggler", _tool("straggler"), help="time and bytes to a target accuracy, "
+                 "sync against async, with one rank 1x-8x slower (gossip bench straggler --help)")
 BENCHES.register("checkpoint", _tool("checkpoint"), help="time to write and load a "
                  "checkpoint set")
 
