@@ -88,6 +88,7 @@ def test_async_converges_in_process(tmp_path):
     (["--slowdown", "2x"], ["train.slowdown = '2x'", "RANK:FACTOR"]),
     (["--slowdown", "9:2", "--rounds", "1"], ["rank 9 does not exist", "0 to 3"]),
     (["--time-budget", "5"], ["time_budget", "--mode async"]),
+    (["--mode", "async", "--resume"], ["train.resume", "do not checkpoint"]),
 ])
 def test_bad_combinations_one_clear_message_exit_2(tmp_path, flags, words):
     r = subprocess.run([sys.executable, "-m", "gossip", "train", "--comm", "inprocess",
