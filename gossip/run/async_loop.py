@@ -75,7 +75,7 @@ class AsyncRun(Run):
 
     def _done(self, r: AsyncRank, elapsed: float) -> bool:
         tr = self.cfg.train
-        return (r.state.step >= tr.rounds or STOP.requested
+        return (r.state.step >= tr.rounds or STOP.requested or r.stop_seen
                 or (tr.time_budget is not None and elapsed >= tr.time_budget))
 
     # -- under MPI: this process's rank ----------------------------------------------------
@@ -95,7 +95,7 @@ class AsyncRun(Run):
                 wait_for(r.blocked(), f"{self.algorithm.label} (staleness bound)")
                 continue
             r.step(lambda: clock() - t0, self._due)
-        r.end()
+        r.end(STOP.requested or r.stop_seen)
         r.absorb()
         while r.missing_ends():
             wait_for(r.missing_ends(), "the flush (end markers)")
@@ -139,7 +139,7 @@ class AsyncRun(Run):
             r.absorb()
             if phase[rank] == "steps":
                 if self._done(r, at):
-                    r.end()
+                    r.end(STOP.requested or r.stop_seen)
                     phase[rank] = "flush"
                 elif r.blocked():
                     waiting[rank] = at
@@ -197,7 +197,7 @@ class AsyncRun(Run):
             "dpsgd_float32_bytes_same_rounds": dpsgd,
             "bytes_vs_dpsgd": summary["total_bytes_sent"] / dpsgd if dpsgd else None,
             "copies_identical_after_flush": True,
-            "stopped_by_signal": bool(STOP.requested),
+            "stopped_by_signal": bool(STOP.requested or any(r.stop_seen for r in self.ranks)),
             "clock": "simulated" if comm.name != "mpi" else "wall",
         })
         summary["mean_bits_per_entry"] = bits / max(1, sum(steps))  # per entry per step

@@ -31,6 +31,7 @@ class AsyncRank:
         self.digests: dict[int, bytes] = {}
         self.rows: list[np.ndarray] = []
         self.last_acc = float("nan")
+        self.stop_seen = False  # a neighbour ended on a stop signal: end too (it spreads)
 
     # -- messages ----------------------------------------------------------------------
     def absorb(self) -> None:
@@ -44,6 +45,7 @@ class AsyncRank:
                 self.w.codec_s += time.perf_counter() - t0
             elif env.step == END:
                 self.ended.add(env.sender)
+                self.stop_seen |= env.payload == b"stop"
             elif env.step == DIGEST:
                 self.digests[env.sender] = env.payload
 
@@ -106,9 +108,10 @@ class AsyncRank:
         c.round_sent = c.round_received = 0
 
     # -- the end -------------------------------------------------------------------------
-    def end(self) -> None:
+    def end(self, stopped: bool = False) -> None:
+        """The end marker on every edge; ``stopped``: ended by a signal, tell the neighbours."""
         for j in self.peers:
-            self.net.post(self.rank, j, END, b"")
+            self.net.post(self.rank, j, END, b"stop" if stopped else b"")
 
     def post_digests(self) -> None:
         """Send each neighbour j the digest of this rank's copy of x̂_{j→i}."""
