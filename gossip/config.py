@@ -211,6 +211,22 @@ class TrainConfig:
     stop_at_round: int | None = opt(None, "behave as if signalled after this round: checkpoint "
                                     "and exit with code 75 (testing preemption)",
                                     flag="--stop-at-round", lo=1, nullable=True)
+    mode: str = opt("sync", "sync (every round a barrier) or async (malcom/choco/dpsgd: each "
+                    "rank steps at its own pace on per-edge public copies, bounded by "
+                    "--max-staleness; docs/algorithms.md)", flag="--mode", choices=("sync", "async"))
+    max_staleness: int = opt(8, "async: a rank's step may use a neighbour's copy at most this "
+                             "many of its own steps old; it waits otherwise (0 would be sync)",
+                             flag="--max-staleness", lo=0, assumption=True)
+    time_budget: float | None = opt(None, "async: each rank stops after this many seconds (the "
+                                    "simulated clock in-process) or --rounds steps, then flushes",
+                                    flag="--time-budget", lo=0.0, lo_open=True, nullable=True)
+    slowdown: str | None = opt(None, "experiment: RANK:FACTOR makes one rank's local step FACTOR "
+                               "times slower (it sleeps FACTOR-1 times the step's compute time; "
+                               "in-process async: its simulated step lasts FACTOR times longer)",
+                               flag="--slowdown", nullable=True)
+    sim_delay: float = opt(0.2, "in-process async: mean message delay of the simulated network, "
+                           "in step durations (exponential, first in first out per edge)",
+                           flag="--sim-delay", lo=0.0, assumption=True)
 
 
 SECTIONS: dict[str, type] = {
@@ -237,7 +253,7 @@ class Config:
     # other values; MPI and in-process runs are bit-identical, so the communicator is one too).
     RUN_ONLY = ("train.out", "train.progress", "train.resume", "train.checkpoint_every",
                 "train.keep_checkpoints", "train.stop_at_round", "train.comm", "train.ranks",
-                "train.exchange_timeout",
+                "train.exchange_timeout", "train.slowdown",
                 "train.eval_every")
 
     def digest(self, exclude: tuple[str, ...] = RUN_ONLY) -> str:
@@ -401,6 +417,9 @@ def check(cfg: Config) -> None:
         raise ConfigError(f"config error: topology.time_varying = {t.time_varying!r} builds "
                           f"W(t) by Metropolis-Hastings on the active edges and would ignore "
                           f"--mixing {t.mixing}; use --time-varying static with your own W")
+    from .config_mode import check_mode
+
+    check_mode(cfg)
     if cfg.topology.file and cfg.topology.name != "file":
         raise ConfigError(f"config error: topology.file = {cfg.topology.file!r} is only used with "
                           f"--topology file (topology.name is {cfg.topology.name!r})")

@@ -17,6 +17,7 @@ from .allgather import GDSEC, SASG, AdaptiveTopK, TopKEF
 from .base import Algorithm, GradientOracle, NeighbourDecodeError, RoundInfo
 from .choco import ChocoSGD, soft_threshold
 from .dpsgd import DPSGD
+from .async_edges import AsyncGossip, build_async
 from .edges import EdgeChocoSGD, EdgeDPSGD
 
 REGISTRY = Registry("algorithm")
@@ -43,6 +44,8 @@ def _graph(setup):
 def _choco(setup):
     a = setup.a
     weights, channel, schedule = _graph(setup)
+    if getattr(setup, "mode", "sync") == "async":
+        return build_async(a.name, weights, channel, a)
     if schedule is not None:
         return EdgeChocoSGD(schedule=schedule, channel=channel, lr=a.lr, gamma=a.gamma, l1=a.l1,
                             name=a.name,
@@ -52,6 +55,8 @@ def _choco(setup):
 
 def _dpsgd(setup):
     weights, channel, schedule = _graph(setup)
+    if getattr(setup, "mode", "sync") == "async":
+        return build_async("dpsgd", weights, channel, setup.a)
     if schedule is not None:
         return EdgeDPSGD(schedule=schedule, channel=channel, lr=setup.a.lr)
     return DPSGD(weights=weights, channel=channel, lr=setup.a.lr)
@@ -91,5 +96,5 @@ REGISTRY.register("topk-ef", lambda s: TopKEF(ratio=s.a.ratio, window=1, **_comm
 GRAPH_ALGORITHMS = tuple(n for n in REGISTRY if REGISTRY[n].meta["graph"])
 
 __all__ = ["REGISTRY", "GRAPH_ALGORITHMS", "Algorithm", "GradientOracle", "NeighbourDecodeError",
-           "RoundInfo", "ChocoSGD", "soft_threshold", "DPSGD", "EdgeChocoSGD", "EdgeDPSGD",
+           "RoundInfo", "AsyncGossip", "ChocoSGD", "soft_threshold", "DPSGD", "EdgeChocoSGD", "EdgeDPSGD",
            "TopKEF", "GDSEC", "SASG", "AdaptiveTopK"]

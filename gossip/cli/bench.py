@@ -48,6 +48,8 @@ BENCHES.register("kernels", _kernels, help="compiled (numba) vs numpy VSC encode
                  "quantizer kernels, against zstd-3 on the same symbols")
 BENCHES.register("dither", _tool("dither"), help="quantization error of each dither mode on "
                  "a real training residual")
+BENCHES.register("straggler", _tool("straggler"), help="time and bytes to a target accuracy, "
+                 "sync against async, with one rank 1x-8x slower (gossip bench straggler --help)")
 BENCHES.register("checkpoint", _tool("checkpoint"), help="time to write and load a "
                  "checkpoint set")
 BENCHES.register("exchange", _tool("exchange"), help="MPICommunicator.exchange against raw "

@@ -124,6 +124,8 @@ def _train(cfg, kind: str, n: int, say, started: list) -> int:
     cfg.train.out = str(out)
     say(f"gossip {cfg.algorithm.name}: {comm.size} ranks, {comm.name} communicator; "
         f"topology {topo.summary()}")
+    if cfg.train.mode == "async":
+        from ..run.async_loop import AsyncRun as Run
     run = Run(cfg, comm, topo, out)
     if cfg.train.resume:
         say(f"resuming from the round-{resume_round} checkpoint in {out}/ckpt" if resume_round

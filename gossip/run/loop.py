@@ -89,6 +89,9 @@ class Run:
         self.d = self.eval_model.size
         x0 = self.eval_model.x.copy()
         self.algorithm = build_algorithm(cfg, topo, self.block_sizes, comm.local_ranks)
+        from .async_loop import slow_factor
+
+        self.slow = {r: slow_factor(cfg, r, comm.size) for r in comm.local_ranks}
         self.workers = []
         for r in comm.local_ranks:
             model = FlatModel(mk(), self.devices[r])
@@ -107,6 +110,8 @@ class Run:
             w.new_round()
             t0, c0 = clock(), w.compute_s
             outbox[w.rank], w.info = self.algorithm.compose(w.state, w.model.x, w)
+            if self.slow.get(w.rank, 1.0) > 1:  # the straggler experiment (--slowdown)
+                time.sleep((self.slow[w.rank] - 1.0) * (clock() - t0))
             w.codec_s += clock() - t0 - (w.compute_s - c0)
             w.message_bytes_total += w.info.message_bytes / max(1, w.info.messages)
         t0 = clock()

@@ -16,7 +16,7 @@ import numpy as np
 FIELDS = ("round", "rank", "loss", "bytes_sent", "bytes_received", "control_bytes_sent",
           "bits_per_entry", "symbol_entropy_bits", "nonzero_fraction", "kept_entries", "skipped",
           "test_accuracy", "consensus_distance", "elapsed_s", "compute_s", "codec_s", "wire_s")
-TIME_FIELDS = ("elapsed_s", "compute_s", "codec_s", "wire_s")  # wall clock: differs run to run
+TIME_FIELDS = ("elapsed_s", "compute_s", "codec_s", "wire_s", "wait_s")  # wall clock: differs run to run
 INT_FIELDS = {"round", "rank", "bytes_sent", "bytes_received", "control_bytes_sent",
               "kept_entries", "skipped"}
 NAME = "metrics.jsonl"
@@ -52,10 +52,10 @@ class MetricsLog:
         tmp.write_text("".join(line + "\n" for line in keep))
         os.replace(tmp, self.path)
 
-    def rows(self, table: np.ndarray) -> None:
+    def rows(self, table: np.ndarray, fields: tuple[str, ...] = FIELDS) -> None:
         for row in table:
             rec = {}
-            for k, v in zip(FIELDS, row):
+            for k, v in zip(fields, row):
                 if math.isnan(v):
                     continue
                 rec[k] = int(v) if k in INT_FIELDS else float(v)

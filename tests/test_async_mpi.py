@@ -1,0 +1,66 @@
+"""Asynchronous mode under mpiexec: copies agree after the flush, a stopped rank is named."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from test_failures import MPIEXEC, rank_errors, rank_pids
+from test_mpi import mpirun
+
+pytestmark = pytest.mark.mpi
+
+
+@pytest.mark.parametrize("n, algo, extra", [
+    (4, "malcom", ["--slowdown", "1:3", "--max-staleness", "3", "--rounds", "60"]),
+    (8, "dpsgd", ["--topology", "exponential", "--slowdown", "5:2", "--max-staleness", "2",
+                  "--rounds", "25"]),
+])
+def test_async_mpi_copies_identical_and_bounded(tmp_path, n, algo, extra):
+    out = tmp_path / "o"
+    r = mpirun(n, "-m", "gossip", "train", "--mode", "async", "--algorithm", algo,
+               "--eval-every", "20", "--out", str(out), "--no-progress", *extra, timeout=300)
+    assert r.returncode == 0, r.stderr
+    s = json.loads((out / "summary.json").read_text())
+    rounds = int(extra[extra.index("--rounds") + 1])
+    bound = int(extra[extra.index("--max-staleness") + 1])
+    assert s["communicator"] == "mpi" and s["mode"] == "async" and s["clock"] == "wall"
+    assert s["copies_identical_after_flush"]  # each rank compared sha256 digests, else exit 1
+    assert s["steps_per_rank"] == [rounds] * n
+    assert all(len(h) == bound + 1 and sum(h) > 0 for h in s["staleness_histogram"])
+    assert max(s["wait_seconds"]) > 0
+    assert s["total_bytes_sent"] > 0 and s["final_avg_test_accuracy"] > 0.2  # chance: 0.1
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert {x["rank"] for x in rows} == set(range(-1, n))
+    assert max(x.get("staleness", 0) for x in rows) <= bound
+
+
+def test_async_stopped_rank_is_named_nobody_hangs(tmp_path):
+    out = tmp_path / "o"
+    errs = ["-errfile-pattern", str(out.parent / f"{out.name}.err.%r")]
+    proc = subprocess.Popen([MPIEXEC, *errs, "-n", "4", sys.executable, "-m", "gossip", "train",
+                             "--mode", "async", "--rounds", "100000", "--out", str(out),
+                             "--no-progress", "--exchange-timeout", "5"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (out / "config.toml").exists() or len(rank_pids(str(out))) < 4:
+        assert time.time() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.2)
+    time.sleep(3.0)  # let the ranks run asynchronously for a while
+    pids = rank_pids(str(out))
+    os.kill(pids[3], signal.SIGSTOP)
+    t0 = time.time()
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        for p in pids.values():
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    assert proc.returncode != 0 and time.time() - t0 < 30
+    assert "no answer from rank 3" in err + rank_errors(out), err
