@@ -18,24 +18,14 @@ import time
 import numpy as np
 
 from ..comm.async_inprocess import SimulatedNetwork
-from ..config_mode import parse_slowdown
 from .async_rank import ASYNC_FIELDS, AsyncRank
+from .build import slow_factor
 from .errors import RunError
 from .loop import Run, evaluate
 from .metrics import FIELDS, MetricsLog
 from .stop import STOP
 
 START, FINISH = 0, 1
-
-
-def slow_factor(cfg, rank: int, world: int) -> float:
-    if cfg.train.slowdown is None:
-        return 1.0
-    r, f = parse_slowdown(cfg.train.slowdown)
-    if r >= world:
-        raise RunError(f"train.slowdown = {cfg.train.slowdown!r}: rank {r} does not exist in a "
-                       f"world of {world} ranks; use a rank from 0 to {world - 1}")
-    return f if r == rank else 1.0
 
 
 class AsyncRun(Run):

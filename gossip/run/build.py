@@ -81,3 +81,16 @@ def pick_device(choice: str, rank: int, comm: Communicator) -> str:
                        "CUDA_VISIBLE_DEVICES and the torch build: torch.cuda.is_available() is "
                        "False); use --device cpu or auto")
     return f"cuda:{local_rank(rank, comm.name == 'mpi') % torch.cuda.device_count()}"
+
+
+def slow_factor(cfg, rank: int, world: int) -> float:
+    """How many times slower this rank's local step is made (``--slowdown RANK:FACTOR``)."""
+    from ..config_mode import parse_slowdown
+
+    if cfg.train.slowdown is None:
+        return 1.0
+    r, f = parse_slowdown(cfg.train.slowdown)
+    if r >= world:
+        raise RunError(f"train.slowdown = {cfg.train.slowdown!r}: rank {r} does not exist in a "
+                       f"world of {world} ranks; use a rank from 0 to {world - 1}")
+    return f if r == rank else 1.0

@@ -26,7 +26,7 @@ from ..data import BatchSampler, Dataset, load_dataset, partition
 from ..models import FlatModel, build_model
 from ..rng import numpy_rng
 from . import resume
-from .build import build_algorithm, pick_device
+from .build import build_algorithm, pick_device, slow_factor
 from .errors import Preempted, RunError
 from .metrics import FIELDS, MetricsLog
 from .startup import since_start
@@ -89,8 +89,6 @@ class Run:
         self.d = self.eval_model.size
         x0 = self.eval_model.x.copy()
         self.algorithm = build_algorithm(cfg, topo, self.block_sizes, comm.local_ranks)
-        from .async_loop import slow_factor
-
         self.slow = {r: slow_factor(cfg, r, comm.size) for r in comm.local_ranks}
         self.workers = []
         for r in comm.local_ranks:

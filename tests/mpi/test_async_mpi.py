@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from test_failures import MPIEXEC, rank_errors, rank_pids
-from test_mpi import mpirun
+from support import MPIEXEC, mpirun
+from test_failures import rank_errors, rank_pids
 
 pytestmark = pytest.mark.mpi
 
