@@ -1,0 +1,216 @@
+"""Compiled VSC encoder core: the int8 histogram and the one-pass support writer.
+
+Bits are written MSB-first into zeroed uint64 word buffers with a stateless OR of at most
+two words per code (no per-bit or per-byte loops).  The support pass visits only the
+entries that differ from the most frequent symbol: for int8 symbols it reads the vector as
+uint64 words and skips every word of eight first symbols at once, then walks the differing
+bytes by count-trailing-zeros.  Each occurrence's slot (its index among the entries not
+claimed by rarer symbols) is its position minus a running count of rarer occurrences seen
+so far, and its Golomb code goes into per-symbol scratch regions sized by an exact bound
+(``n_k + (L_k - n_k) // M_k`` unary bits), which are then concatenated in stream order.
+So the symbols are read twice in all (histogram, supports), never widened.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ._llvm import clz64, ctz64
+
+_LINEAR_J = 16  # coded symbols up to this keep plain rarer-counters, a Fenwick tree above
+
+
+@njit(cache=True, inline="always")
+def _bitlen(x):
+    return 64 - clz64(x)
+
+
+@njit(cache=True, inline="always")
+def wput(W, pos, value, width):
+    """OR ``value`` (``< 2**width``, ``0 <= width <= 64``) MSB-first at bit ``pos`` of the
+    uint64 word buffer ``W`` -> ``pos + width``."""
+    if width == 0:
+        return pos
+    k = pos >> 6
+    end = (pos & 63) + width
+    u = np.uint64(value)
+    if end <= 64:
+        W[k] |= u << np.uint64(64 - end)
+    else:
+        W[k] |= u >> np.uint64(end - 64)
+        W[k + 1] |= u << np.uint64(128 - end)
+    return pos + width
+
+
+@njit(cache=True, inline="always")
+def wunary(W, pos, q):
+    """``q`` ones then a zero -> position after the zero."""
+    while q >= 57:
+        pos = wput(W, pos, (np.int64(1) << 57) - 1, 57)
+        q -= 57
+    return wput(W, pos, ((np.int64(1) << q) - 1) << 1, q + 1)
+
+
+@njit(cache=True)
+def wgamma_batch(W, pos, vals):
+    """Batch Elias-gamma of ``vals >= 1``: every unary exponent, then every low part."""
+    for i in range(vals.size):
+        pos = wunary(W, pos, _bitlen(vals[i]) - 1)
+    for i in range(vals.size):
+        n = _bitlen(vals[i]) - 1
+        pos = wput(W, pos, vals[i] & ((np.int64(1) << n) - 1), n)
+    return pos
+
+
+@njit(cache=True)
+def _wcopy(W, pos, T, start, nbits):
+    """Append ``nbits`` bits of ``T`` from the word-aligned bit ``start`` at ``pos``."""
+    s = start >> 6
+    full = nbits >> 6
+    for t in range(full):
+        pos = wput(W, pos, T[s + t], 64)
+    rem = nbits & 63
+    if rem:
+        pos = wput(W, pos, T[s + full] >> np.uint64(64 - rem), rem)
+    return pos
+
+
+@njit(cache=True)
+def hist8(v, words):
+    """Counts of the 256 int8 values (index ``value + 128``); ``words`` is ``v``'s first
+    ``8 * words.size`` bytes as uint64 and all-zero words are counted eight at a time."""
+    counts = np.zeros(256, np.int64)
+    c2 = np.zeros(256, np.int64)
+    zeros = np.int64(0)
+    for k in range(words.size):
+        w = words[k]
+        if w == 0:
+            zeros += 8
+            continue
+        for t in range(0, 64, 16):
+            counts[(np.int64(w >> np.uint64(t)) + 128) & 255] += 1
+            c2[(np.int64(w >> np.uint64(t + 8)) + 128) & 255] += 1
+    for i in range(8 * words.size, v.size):
+        counts[np.int64(v[i]) + 128] += 1
+    counts += c2
+    counts[128] += zeros
+    return counts
+
+
+@njit(cache=True, inline="always")
+def _emit(i, x, lut, vmin, vals, ranks, st, T, M, b, c, inv, uc, pc, lc, rarer, last, fw):
+    """Golomb code of the occurrence of ``x`` at position ``i`` into the scratch ``T``."""
+    if lut.size:
+        j = lut[x - vmin] - 1
+    else:
+        j = ranks[np.searchsorted(vals, x)] - 1
+    J = last.size
+    if J <= _LINEAR_J:
+        slot = i - rarer[j]
+        for t in range(j):
+            rarer[t] += 1
+    else:  # Fenwick tree of coded ranks: occurrences of rank <= j seen so far
+        s = np.int64(0)
+        t = j + 1
+        while t > 0:
+            s += fw[t]
+            t -= t & -t
+        t = j + 1
+        while t <= J:
+            fw[t] += 1
+            t += t & -t
+        slot = i - (st[0] - s)
+        st[0] += 1
+    g = slot - last[j] - 1
+    last[j] = slot
+    m = M[j]
+    if m == 1:
+        uc[j] = wunary(T, uc[j], g)
+        return
+    q = np.int64(g * inv[j])
+    while q * m > g:
+        q -= 1
+    while (q + 1) * m <= g:
+        q += 1
+    r = g - q * m
+    uc[j] = wunary(T, uc[j], q)
+    cj = c[j]
+    wb = b[j] - 1
+    if r < cj:
+        pc[j] = wput(T, pc[j], r, wb)
+    else:
+        rc = r + cj
+        pc[j] = wput(T, pc[j], rc >> 1, wb)
+        if rc & 1:
+            T[lc[j] >> 6] |= np.uint64(1) << np.uint64(63 - (lc[j] & 63))
+        lc[j] += 1
+
+
+@njit(cache=True)
+def _regions(cnt, M, b, L):
+    """Word-aligned starts (bits) of the unary, prefix and last-bit scratch regions of every
+    coded symbol, and the scratch size in words."""
+    J = cnt.size - 1
+    su = np.empty(J, np.int64)
+    sp = np.empty(J, np.int64)
+    sl = np.empty(J, np.int64)
+    w = np.int64(0)
+    for j in range(J):
+        n = cnt[j + 1]
+        su[j] = 64 * w
+        w += (n + (L[j] - n) // M[j]) // 64 + 2
+        sp[j] = 64 * w
+        w += (n * max(b[j] - 1, 0)) // 64 + 2
+        sl[j] = 64 * w
+        w += n // 64 + 2
+    return su, sp, sl, w
+
+
+@njit(cache=True)
+def vsc_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, L, table):
+    """The whole VSC payload (``K >= 2``) -> (nbits, words).  ``table`` holds the batch
+    gamma values of the symbol table (``K + 1``, zigzags + 1, counts ``n_2..n_K``)."""
+    J = sym.size - 1
+    n = v.size
+    mode = sym[0]
+    su, sp, sl, tw = _regions(cnt, M, b, L)
+    T = np.zeros(tw, np.uint64)
+    uc, pc, lc = su.copy(), sp.copy(), sl.copy()
+    inv = np.empty(J, np.float64)
+    for j in range(J):
+        inv[j] = 1.0 / M[j]
+    rarer = np.zeros(J, np.int64)
+    last = np.full(J, -1, np.int64)
+    fw = np.zeros(J + 1, np.int64)
+    st = np.zeros(1, np.int64)
+    if words.size:
+        mw = np.uint64(np.int64(mode) & 255) * np.uint64(0x0101010101010101)
+        for k in range(words.size):
+            x = words[k] ^ mw
+            while x:
+                t = ctz64(x) >> 3
+                i = 8 * k + t
+                _emit(i, np.int64(v[i]), lut, vmin, vals, ranks, st, T, M, b, c, inv,
+                      uc, pc, lc, rarer, last, fw)
+                x &= ~(np.uint64(255) << np.uint64(8 * t))
+    for i in range(8 * words.size, n):
+        xi = np.int64(v[i])
+        if xi != mode:
+            _emit(i, xi, lut, vmin, vals, ranks, st, T, M, b, c, inv,
+                  uc, pc, lc, rarer, last, fw)
+    tb = np.int64(0)
+    for t in range(table.size):
+        tb += 2 * (_bitlen(table[t]) - 1) + 1
+    nbits = tb
+    for j in range(J):
+        nbits += (uc[j] - su[j]) + (pc[j] - sp[j]) + (lc[j] - sl[j])
+    W = np.zeros(nbits // 64 + 2, np.uint64)
+    pos = wgamma_batch(W, 0, table)
+    for j in range(J - 1, -1, -1):
+        pos = _wcopy(W, pos, T, su[j], uc[j] - su[j])
+    for j in range(J - 1, -1, -1):
+        pos = _wcopy(W, pos, T, sp[j], pc[j] - sp[j])
+    for j in range(J - 1, -1, -1):
+        pos = _wcopy(W, pos, T, sl[j], lc[j] - sl[j])
+    return nbits, W
