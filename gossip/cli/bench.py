@@ -29,6 +29,15 @@ BENCHES.register("codec", _codec, help="every codec's rate and speed on real and
                  "symbols (gossip bench codec --help)")
 BENCHES.register("fuzz", _fuzz, help="feed every decoder mutated and forged messages "
                  "(gossip bench fuzz --help)")
+def _wallclock(rest: list[str]) -> int:
+    from ..tools.wallclock import main
+
+    return main(rest)
+
+
+BENCHES.register("wallclock", _wallclock, help="wall-clock time to a target accuracy per method, "
+                 "with the link unthrottled and shaped to given rates (gossip bench wallclock "
+                 "--help): does gossip pay at your bandwidth?")
 BENCHES.register("dither", _tool("dither"), help="quantization error of each dither mode on "
                  "a real training residual")
 BENCHES.register("checkpoint", _tool("checkpoint"), help="time to write and load a "

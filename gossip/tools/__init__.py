@@ -8,6 +8,8 @@
   is a thin script around it).
 * :mod:`gossip.tools.runs`: one run's outputs (metrics.jsonl, summary.json) aggregated over ranks.
 * :mod:`gossip.tools.mpiexec`: where to find the MPI launcher.
+* :mod:`gossip.tools.wallclock`: ``gossip bench wallclock``, wall-clock time to accuracy per
+  method, with the link unthrottled and shaped (a private network namespace, ``tc``).
 
 Every import from the core goes through :mod:`gossip.tools._core`.
 """

@@ -16,7 +16,7 @@ from ..codecs.bitio import BitWriter, write_varint
 from ..codecs import QuantizedCodec, RawCodec, SparseCodec
 from ..compressors import DitheredQuantizer
 from ..messages import Dense, Quantized, Sparse
-from ..config import SECTIONS, ConfigError, read_toml
+from ..config import ALGORITHM_DEFAULTS, SECTIONS, ConfigError, read_toml
 from ..config import load as load_config
 
 _LAZY = {
@@ -33,6 +33,7 @@ _LAZY = {
 
 __all__ = ["DecodeError", "qframe", "vsc", "BitWriter", "write_varint", "QuantizedCodec", "RawCodec",
            "SparseCodec", "DitheredQuantizer", "Quantized", "Dense", "Sparse", "SECTIONS",
+           "ALGORITHM_DEFAULTS",
            "ConfigError", "read_toml", "load_config", *_LAZY]
 
 

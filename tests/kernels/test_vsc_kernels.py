@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 
-from gossip import fuzz
+from gossip.tools.bench import fuzz
 from gossip.codecs import DecodeError, vsc
 from gossip.kernels import vsc as kv
 
