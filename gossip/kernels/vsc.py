@@ -39,7 +39,7 @@ from ..codecs import DecodeError
 from ..codecs import vsc as ref
 from ..codecs.bitio import write_varint
 from ._llvm import clz64, popcount64
-from .vsc_enc import hist8, vsc_payload, wgamma_batch
+from .vsc_enc import hist8, table_bits, vsc_payload
 
 __all__ = ["encode", "decode", "DecodeError"]
 
@@ -415,14 +415,10 @@ def encode(symbols) -> bytes:
     elif abs(est - thr) <= _EPS * thr:
         est = ref._expected_payload_bits(d, sym, cnt)
     if est <= thr:
-        K = sym.size
-        table = np.concatenate((np.array([K + 1], np.int64), ref.zigzag(sym).astype(np.int64) + 1,
-                                cnt[1:]))
-        if K > 1:
-            nbits, W = vsc_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, L, table)
+        if sym.size > 1:
+            nbits, W = vsc_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, L)
         else:
-            W = np.zeros(2 + len(table), np.uint64)
-            nbits = wgamma_batch(W, 0, table)
+            nbits, W = table_bits(sym, cnt)
         if nbits <= raw_bits:
             payload = W.astype(">u8").view(np.uint8)[:(nbits + 7) // 8]
             head = b"GV" + bytes((ref.VERSION, ref.KIND_VSC)) + _leb128(d) + _leb128(nbits)

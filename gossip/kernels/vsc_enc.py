@@ -168,9 +168,30 @@ def _regions(cnt, M, b, L):
 
 
 @njit(cache=True)
-def vsc_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, L, table):
-    """The whole VSC payload (``K >= 2``) -> (nbits, words).  ``table`` holds the batch
-    gamma values of the symbol table (``K + 1``, zigzags + 1, counts ``n_2..n_K``)."""
+def table_write(W, sym, cnt):
+    """The symbol table: three gamma batches (``K + 1``; zigzags + 1; ``n_2..n_K``) -> bits."""
+    K = sym.size
+    head = np.full(1, K + 1, np.int64)
+    pos = wgamma_batch(W, 0, head)
+    if K:
+        zz = np.empty(K, np.int64)
+        for k in range(K):
+            x = np.int64(sym[k])
+            zz[k] = ((x << 1) ^ (x >> 63)) + 1
+        pos = wgamma_batch(W, pos, zz)
+        pos = wgamma_batch(W, pos, cnt[1:])
+    return pos
+
+
+@njit(cache=True)
+def table_bits(sym, cnt):
+    W = np.zeros(2 * sym.size + 4, np.uint64)
+    return table_write(W, sym, cnt), W
+
+
+@njit(cache=True)
+def vsc_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, L):
+    """The whole VSC payload (``K >= 2``) -> (nbits, words)."""
     J = sym.size - 1
     n = v.size
     mode = sym[0]
@@ -199,14 +220,11 @@ def vsc_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, L, table):
         if xi != mode:
             _emit(i, xi, lut, vmin, vals, ranks, st, T, M, b, c, inv,
                   uc, pc, lc, rarer, last, fw)
-    tb = np.int64(0)
-    for t in range(table.size):
-        tb += 2 * (_bitlen(table[t]) - 1) + 1
-    nbits = tb
+    nbits, _ = table_bits(sym, cnt)
     for j in range(J):
         nbits += (uc[j] - su[j]) + (pc[j] - sp[j]) + (lc[j] - sl[j])
     W = np.zeros(nbits // 64 + 2, np.uint64)
-    pos = wgamma_batch(W, 0, table)
+    pos = table_write(W, sym, cnt)
     for j in range(J - 1, -1, -1):
         pos = _wcopy(W, pos, T, su[j], uc[j] - su[j])
     for j in range(J - 1, -1, -1):
