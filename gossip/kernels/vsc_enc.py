@@ -98,53 +98,28 @@ def hist8(v, words):
     return counts
 
 
-@njit(cache=True, inline="always")
-def _emit(i, x, lut, vmin, vals, ranks, st, T, M, b, c, inv, uc, pc, lc, rarer, last, fw):
-    """Golomb code of the occurrence of ``x`` at position ``i`` into the scratch ``T``."""
-    if lut.size:
-        j = lut[x - vmin] - 1
-    else:
-        j = ranks[np.searchsorted(vals, x)] - 1
-    J = last.size
-    if J <= _LINEAR_J:
-        slot = i - rarer[j]
-        for t in range(j):
-            rarer[t] += 1
-    else:  # Fenwick tree of coded ranks: occurrences of rank <= j seen so far
-        s = np.int64(0)
-        t = j + 1
-        while t > 0:
-            s += fw[t]
-            t -= t & -t
-        t = j + 1
-        while t <= J:
-            fw[t] += 1
-            t += t & -t
-        slot = i - (st[0] - s)
-        st[0] += 1
-    g = slot - last[j] - 1
-    last[j] = slot
-    m = M[j]
-    if m == 1:
-        uc[j] = wunary(T, uc[j], g)
-        return
-    q = np.int64(g * inv[j])
-    while q * m > g:
-        q -= 1
-    while (q + 1) * m <= g:
-        q += 1
-    r = g - q * m
-    uc[j] = wunary(T, uc[j], q)
-    cj = c[j]
-    wb = b[j] - 1
-    if r < cj:
-        pc[j] = wput(T, pc[j], r, wb)
-    else:
-        rc = r + cj
-        pc[j] = wput(T, pc[j], rc >> 1, wb)
-        if rc & 1:
-            T[lc[j] >> 6] |= np.uint64(1) << np.uint64(63 - (lc[j] & 63))
-        lc[j] += 1
+@njit(cache=True)
+def _mask_words(words, k0, mw):
+    """Bit t set <=> byte t of the eight words from ``words[k0]`` on differs from ``mw``'s."""
+    m = np.uint64(0)
+    for u in range(8):
+        x = words[k0 + u] ^ mw
+        x |= x >> np.uint64(4)
+        x |= x >> np.uint64(2)
+        x |= x >> np.uint64(1)
+        x &= np.uint64(0x0101010101010101)
+        m |= ((x * np.uint64(0x0102040810204080)) >> np.uint64(56)) << np.uint64(8 * u)
+    return m
+
+
+@njit(cache=True)
+def _mask_any(v, i0, i1, mode):
+    """Bit t set <=> ``v[i0 + t] != mode`` (``i1 - i0 <= 64``)."""
+    m = np.uint64(0)
+    for t in range(i1 - i0):
+        if v[i0 + t] != mode:
+            m |= np.uint64(1) << np.uint64(t)
+    return m
 
 
 @njit(cache=True)
@@ -204,22 +179,57 @@ def vsc_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, L):
     rarer = np.zeros(J, np.int64)
     last = np.full(J, -1, np.int64)
     fw = np.zeros(J + 1, np.int64)
-    st = np.zeros(1, np.int64)
-    if words.size:
-        mw = np.uint64(np.int64(mode) & 255) * np.uint64(0x0101010101010101)
-        for k in range(words.size):
-            x = words[k] ^ mw
-            while x:
-                t = ctz64(x) >> 3
-                i = 8 * k + t
-                _emit(i, np.int64(v[i]), lut, vmin, vals, ranks, st, T, M, b, c, inv,
-                      uc, pc, lc, rarer, last, fw)
-                x &= ~(np.uint64(255) << np.uint64(8 * t))
-    for i in range(8 * words.size, n):
-        xi = np.int64(v[i])
-        if xi != mode:
-            _emit(i, xi, lut, vmin, vals, ranks, st, T, M, b, c, inv,
-                  uc, pc, lc, rarer, last, fw)
+    use_lut = lut.size > 0
+    linear = J <= _LINEAR_J
+    seen = np.int64(0)
+    full = words.size // 8 if words.size else 0  # int8 blocks of 64 read as 8 words
+    mw = np.uint64(np.int64(mode) & 255) * np.uint64(0x0101010101010101)
+    for i0 in range(0, n, 64):
+        blk = i0 >> 6
+        m = _mask_words(words, 8 * blk, mw) if blk < full else _mask_any(v, i0, min(i0 + 64, n), mode)
+        while m:
+            i = i0 + ctz64(m)
+            m &= m - np.uint64(1)
+            x = np.int64(v[i])
+            j = lut[x - vmin] - 1 if use_lut else ranks[np.searchsorted(vals, x)] - 1
+            if linear:  # slot: position less the rarer occurrences before it
+                slot = i - rarer[j]
+                for t in range(j):
+                    rarer[t] += 1
+            else:  # Fenwick tree: occurrences of rank <= j seen so far
+                s = np.int64(0)
+                t = j + 1
+                while t > 0:
+                    s += fw[t]
+                    t -= t & -t
+                t = j + 1
+                while t <= J:
+                    fw[t] += 1
+                    t += t & -t
+                slot = i - (seen - s)
+                seen += 1
+            g = slot - last[j] - 1
+            last[j] = slot
+            mj = M[j]
+            if mj == 1:
+                uc[j] = wunary(T, uc[j], g)
+                continue
+            q = np.int64(g * inv[j])
+            while q * mj > g:
+                q -= 1
+            while (q + 1) * mj <= g:
+                q += 1
+            r = g - q * mj
+            uc[j] = wunary(T, uc[j], q)
+            cj = c[j]
+            if r < cj:
+                pc[j] = wput(T, pc[j], r, b[j] - 1)
+            else:
+                rc = r + cj
+                pc[j] = wput(T, pc[j], rc >> 1, b[j] - 1)
+                if rc & 1:
+                    T[lc[j] >> 6] |= np.uint64(1) << np.uint64(63 - (lc[j] & 63))
+                lc[j] += 1
     nbits, _ = table_bits(sym, cnt)
     for j in range(J):
         nbits += (uc[j] - su[j]) + (pc[j] - sp[j]) + (lc[j] - sl[j])
