@@ -69,7 +69,7 @@ def _zigzag(x):
     return (x << 1) ^ (x >> 63)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _peek56(w, pos):
     """56 bits from bit ``pos`` on, MSB-aligned at bit 55, from ``w``: the payload as
     big-endian 64-bit words (see :func:`_words`; the zero padding reads as zeros)."""
@@ -90,7 +90,7 @@ def _words(payload: np.ndarray) -> np.ndarray:
     return padded.view(">u8").astype(np.uint64)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _get(buf, pos, width):
     """``width`` bits (0..62) at ``pos`` as an int64 (the caller checked the bounds)."""
     if width == 0:
@@ -101,7 +101,7 @@ def _get(buf, pos, width):
     return (hi << 32) | (_peek56(buf, pos + width - 32) >> 24)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _read_unary(buf, pos, limit):
     """One unary code at ``pos`` -> (ones, position after the zero); (-1, pos) if no zero
     occurs before ``limit``."""
@@ -544,7 +544,7 @@ def _table(p, nbits, d):
     return 0, pos, sym, cnt, M, b, c, L, flag
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _gap(p, j, uc, pc, lc, M, b, c, L, nbits):
     """Next Golomb gap of coded symbol ``j`` (cursors advanced) -> gap, or -1 if invalid."""
     q, nu = _read_unary(p, uc[j], nbits)
