@@ -38,6 +38,14 @@ def _wallclock(rest: list[str]) -> int:
 BENCHES.register("wallclock", _wallclock, help="wall-clock time to a target accuracy per method, "
                  "with the link unthrottled and shaped to given rates (gossip bench wallclock "
                  "--help): does gossip pay at your bandwidth?")
+def _kernels(rest: list[str]) -> int:
+    from ..kernels.bench import main
+
+    return main(rest)
+
+
+BENCHES.register("kernels", _kernels, help="compiled VSC codec against numpy and zstd-3, and the "
+                 "quantizer kernels against numpy (gossip bench kernels --help)")
 BENCHES.register("dither", _tool("dither"), help="quantization error of each dither mode on "
                  "a real training residual")
 BENCHES.register("checkpoint", _tool("checkpoint"), help="time to write and load a "

@@ -23,16 +23,19 @@ MAGIC = b"GQ"
 VERSION = 1
 
 
-def encode(q: Quantized, packed: bool = False) -> bytes:
-    """``packed``: fixed-width symbols instead of vector source coding (same frame)."""
+def encode(q: Quantized, packed: bool = False, vsc_encode=vsc.encode) -> bytes:
+    """``packed``: fixed-width symbols instead of vector source coding (same frame);
+    ``vsc_encode``: the VSC implementation (the numpy reference or its compiled twin)."""
     scales = np.ascontiguousarray(q.scales, dtype="<f4")
     head = MAGIC + bytes([VERSION]) + _varint(q.levels) + _varint(scales.size) + scales.tobytes()
-    body = vsc.encode_packed(q.symbols) if packed else vsc.encode(q.symbols)
+    body = vsc.encode_packed(q.symbols) if packed else vsc_encode(q.symbols)
     return head + struct.pack("<I", zlib.crc32(head)) + body
 
 
-def decode(data: bytes, *, levels: int, block_sizes: np.ndarray, dtype=np.int8) -> Quantized:
-    """Parse and check a frame against the receiver's own layout (levels, blocks)."""
+def decode(data: bytes, *, levels: int, block_sizes: np.ndarray, dtype=np.int8,
+           vsc_decode=vsc.decode) -> Quantized:
+    """Parse and check a frame against the receiver's own layout (levels, blocks);
+    ``vsc_decode``: the VSC implementation (the numpy reference or its compiled twin)."""
     data = as_message(data)
     if len(data) < 3 or data[:2] != MAGIC:
         raise DecodeError("not a quantized frame (bad magic)")
@@ -53,24 +56,34 @@ def decode(data: bytes, *, levels: int, block_sizes: np.ndarray, dtype=np.int8) 
     scales = np.frombuffer(data, dtype="<f4", count=nb, offset=pos).astype(np.float32)
     if not np.isfinite(scales).all() or (scales < 0).any():
         raise DecodeError("quantized frame carries a negative or non-finite scale")
-    z = vsc.decode(data[end + 4:], expected_size=int(np.sum(block_sizes)))
-    if z.size and (np.abs(z).max() > levels):
+    z = vsc_decode(data[end + 4:], expected_size=int(np.sum(block_sizes)))
+    if z.size and (int(z.min()) < -levels or int(z.max()) > levels):
         raise DecodeError(f"quantized symbols exceed ±{levels}")
     return Quantized(symbols=z.astype(dtype), scales=scales, levels=levels)
 
 
 class QuantizedCodec:
     """Quantized vector (scales + integer symbols): ``vsc`` (vector source coding) or
-    ``packed`` (fixed-width symbols, no entropy coding), in the frame above."""
+    ``packed`` (fixed-width symbols, no entropy coding), in the frame above.  ``kernels``
+    ("numpy", "compiled", "auto": :func:`gossip.kernels.select`) picks the VSC
+    implementation once, at construction; the bytes are the same either way."""
 
     kind = Quantized
 
-    def __init__(self, name: str, levels: int, block_sizes, dtype=np.int8):
+    def __init__(self, name: str, levels: int, block_sizes, dtype=np.int8, kernels="numpy"):
         self.name, self.levels, self.dtype = name, levels, dtype
         self.block_sizes = np.asarray(block_sizes, dtype=np.int64)
+        if kernels == "numpy":
+            self._enc, self._dec, self.kernels = vsc.encode, vsc.decode, "numpy"
+        else:
+            from ..kernels import select
+
+            k = select(kernels)
+            self._enc, self._dec, self.kernels = k.vsc_encode, k.vsc_decode, k.mode
 
     def encode(self, rep: Quantized) -> bytes:
-        return encode(rep, packed=self.name == "packed")
+        return encode(rep, packed=self.name == "packed", vsc_encode=self._enc)
 
     def decode(self, data: bytes) -> Quantized:
-        return decode(data, levels=self.levels, block_sizes=self.block_sizes, dtype=self.dtype)
+        return decode(data, levels=self.levels, block_sizes=self.block_sizes, dtype=self.dtype,
+                      vsc_decode=self._dec)

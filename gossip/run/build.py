@@ -57,6 +57,7 @@ class Setup:
     rounds: int
     time_varying: str
     drop_prob: float
+    kernels: str = "numpy"  # VSC codec implementation (gossip.kernels.select)
 
 
 def build_algorithm(cfg: Config, topo: topologies.TopologyInfo, block_sizes: list[int],
@@ -66,7 +67,7 @@ def build_algorithm(cfg: Config, topo: topologies.TopologyInfo, block_sizes: lis
     t = cfg.topology
     return ALGORITHMS.build(cfg.algorithm.name, Setup(
         cfg.algorithm, topo, list(block_sizes), list(local_ranks), cfg.train.seed,
-        cfg.train.rounds, t.time_varying, t.drop_prob))
+        cfg.train.rounds, t.time_varying, t.drop_prob, cfg.train.kernels))
 
 
 def pick_device(choice: str, rank: int, comm: Communicator) -> str:
