@@ -7,10 +7,10 @@ raise only :class:`~gossip.codecs.DecodeError` for anything malformed.  What dif
 * symbols stay in their own dtype (int8/int16/int32/... are read in place, never widened to
   int64), and :func:`decode` writes straight into an int8 (by default, when the symbols fit)
   output: no int64 vector, no bit-per-byte arrays, no per-level temporaries;
-* the encoder makes two compiled passes over the symbols after the histogram: one that
-  sizes the three support sub-streams (so the exact VSC length is known before anything is
-  written and RAW is chosen without building VSC), one that writes every Golomb code at its
-  own cursor in the final buffer; a Fenwick tree over the ranks gives each occurrence's slot;
+* the encoder (:mod:`.vsc_enc`) reads the symbols twice: a histogram (int8: zero words
+  counted eight at a time), then one support pass over 64-entry masks of the entries that
+  differ from the first symbol, writing every Golomb code into per-symbol scratch regions of
+  uint64 words that are then concatenated in stream order;
 * the decoder finds each symbol's start in the three sub-streams (popcount over the unary
   stream), then emits the occurrences in position order: symbol ``k``'s next occurrence is
   at ``E_k`` (its remaining free-slot gap shifted by rarer symbols placed before it), the
