@@ -199,6 +199,11 @@ class TrainConfig:
                       "count), or auto (cuda when available); models, messages and codecs are "
                       "identical either way, the algorithms work on a host copy",
                       flag="--device", choices=("auto", "cpu", "cuda"))
+    kernels: str = opt("auto", "VSC codec implementation: compiled = numba JIT (compiled once, then "
+                       "loaded from numba's cache; warm it with python -m gossip.kernels), numpy = "
+                       "the reference, auto = compiled when numba is installed; messages and "
+                       "models are byte-identical either way", flag="--kernels",
+                       choices=("auto", "numpy", "compiled"))
     exchange_timeout: float = opt(20.0, "seconds to wait for a peer in any exchange before "
                                   "stopping every rank with a message naming it (MPI only)",
                                   flag="--exchange-timeout", lo=0.0, lo_open=True)
@@ -253,7 +258,7 @@ class Config:
     # other values; MPI and in-process runs are bit-identical, so the communicator is one too).
     RUN_ONLY = ("train.out", "train.progress", "train.resume", "train.checkpoint_every",
                 "train.keep_checkpoints", "train.stop_at_round", "train.comm", "train.ranks",
-                "train.exchange_timeout", "train.slowdown",
+                "train.exchange_timeout", "train.slowdown", "train.kernels",
                 "train.eval_every")
 
     def digest(self, exclude: tuple[str, ...] = RUN_ONLY) -> str:

@@ -30,7 +30,7 @@ def _graph(setup):
     """W's rows for the local ranks, the channel, and the W(t) schedule (None when static)."""
     a, topo = setup.a, setup.topo
     channel = Channel.build(a.compressor, a.codec, setup.block_sizes, seed=setup.seed,
-                            levels=a.levels, norm=a.norm, tau_scaling=a.tau_scaling,
+                            kernels=setup.kernels, levels=a.levels, norm=a.norm, tau_scaling=a.tau_scaling,
                             subtractive=a.subtractive_dither, ratio=a.ratio, unbiased=a.unbiased)
     schedule = None
     if setup.time_varying != "static":

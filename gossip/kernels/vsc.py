@@ -7,10 +7,10 @@ raise only :class:`~gossip.codecs.DecodeError` for anything malformed.  What dif
 * symbols stay in their own dtype (int8/int16/int32/... are read in place, never widened to
   int64), and :func:`decode` writes straight into an int8 (by default, when the symbols fit)
   output: no int64 vector, no bit-per-byte arrays, no per-level temporaries;
-* the encoder makes two compiled passes over the symbols after the histogram: one that
-  sizes the three support sub-streams (so the exact VSC length is known before anything is
-  written and RAW is chosen without building VSC), one that writes every Golomb code at its
-  own cursor in the final buffer; a Fenwick tree over the ranks gives each occurrence's slot;
+* the encoder (:mod:`.vsc_enc`) reads the symbols twice: a histogram (int8: zero words
+  counted eight at a time), then one support pass over 64-entry masks of the entries that
+  differ from the first symbol, writing every Golomb code into per-symbol scratch regions of
+  uint64 words that are then concatenated in stream order;
 * the decoder finds each symbol's start in the three sub-streams (popcount over the unary
   stream), then emits the occurrences in position order: symbol ``k``'s next occurrence is
   at ``E_k`` (its remaining free-slot gap shifted by rarer symbols placed before it), the
@@ -39,6 +39,7 @@ from ..codecs import DecodeError
 from ..codecs import vsc as ref
 from ..codecs.bitio import write_varint
 from ._llvm import clz64, popcount64
+from .vsc_enc import hist8, table_bits, vsc_payload
 
 __all__ = ["encode", "decode", "DecodeError"]
 
@@ -68,48 +69,7 @@ def _zigzag(x):
     return (x << 1) ^ (x >> 63)
 
 
-@njit(cache=True, inline="always")
-def _put(buf, pos, value, width):
-    """OR ``value`` (``0 <= value < 2**width``, width <= 62) MSB-first at bit ``pos``."""
-    while width > 0:
-        byte = pos >> 3
-        room = 8 - (pos & 7)
-        n = room if room < width else width
-        chunk = (value >> (width - n)) & ((1 << n) - 1)
-        buf[byte] = buf[byte] | (chunk << (room - n))
-        pos += n
-        width -= n
-    return pos
-
-
-@njit(cache=True, inline="always")
-def _put_unary(buf, pos, q):
-    """``q`` ones then a zero (the buffer is zeroed) -> position after the zero."""
-    end = pos + q
-    while pos < end and (pos & 7):
-        buf[pos >> 3] = buf[pos >> 3] | (0x80 >> (pos & 7))
-        pos += 1
-    while pos + 8 <= end:
-        buf[pos >> 3] = 0xFF
-        pos += 8
-    while pos < end:
-        buf[pos >> 3] = buf[pos >> 3] | (0x80 >> (pos & 7))
-        pos += 1
-    return end + 1
-
-
 @njit(cache=True)
-def _put_gamma_batch(buf, pos, vals):
-    """Batch Elias-gamma of ``vals >= 1`` (all unary exponents, then all low bits)."""
-    for i in range(vals.size):
-        pos = _put_unary(buf, pos, _bitlen(vals[i]) - 1)
-    for i in range(vals.size):
-        n = _bitlen(vals[i]) - 1
-        pos = _put(buf, pos, vals[i] & ((np.int64(1) << n) - 1), n)
-    return pos
-
-
-@njit(cache=True, inline="always")
 def _peek56(w, pos):
     """56 bits from bit ``pos`` on, MSB-aligned at bit 55, from ``w``: the payload as
     big-endian 64-bit words (see :func:`_words`; the zero padding reads as zeros)."""
@@ -130,7 +90,7 @@ def _words(payload: np.ndarray) -> np.ndarray:
     return padded.view(">u8").astype(np.uint64)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _get(buf, pos, width):
     """``width`` bits (0..62) at ``pos`` as an int64 (the caller checked the bounds)."""
     if width == 0:
@@ -141,7 +101,7 @@ def _get(buf, pos, width):
     return (hi << 32) | (_peek56(buf, pos + width - 32) >> 24)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _read_unary(buf, pos, limit):
     """One unary code at ``pos`` -> (ones, position after the zero); (-1, pos) if no zero
     occurs before ``limit``."""
@@ -264,6 +224,63 @@ def _estimate(d, sym, cnt, M, b, c, L):
 
 
 @njit(cache=True)
+def _plan(vals, cnts, n, lut, vmin, use_lut):
+    """Sort the distinct symbols by (count desc, value asc), rank lookup, Golomb plan."""
+    K = vals.size
+    e = np.zeros(0, np.int64)
+    order = np.argsort(-cnts, kind="mergesort")  # stable: ties stay by value ascending
+    sym = vals[order]
+    cnt = cnts[order]
+    if use_lut:
+        for r in range(K):
+            lut[sym[r] - vmin] = r
+        ranks = e
+        vals = e
+    else:
+        ranks = np.empty(K, np.int64)
+        ranks[order] = np.arange(K)
+    nk = cnt[1:]
+    L = _free_slots(nk, n)
+    M, b, c, flag = _golomb(nk, L)
+    est = _estimate(n, sym, cnt, M, b, c, L)
+    return sym, cnt, lut, vals, ranks, M, b, c, L, flag, est
+
+
+@njit(cache=True)
+def _from_counts(counts, vmin, n):
+    span = counts.size
+    K = 0
+    for t in range(span):
+        if counts[t]:
+            K += 1
+    vals = np.empty(K, np.int64)
+    cnts = np.empty(K, np.int64)
+    k = 0
+    for t in range(span):
+        if counts[t]:
+            vals[k] = t + vmin
+            cnts[k] = counts[t]
+            k += 1
+    return _plan(vals, cnts, n, np.empty(span, np.int64), vmin, True)
+
+
+@njit(cache=True)
+def _analyse8(v, words):
+    """int8 histogram (zero words skipped) and plan: the outputs of :func:`_analyse`."""
+    counts = hist8(v, words)
+    lo = 0
+    while counts[lo] == 0:
+        lo += 1
+    hi = 255
+    while counts[hi] == 0:
+        hi -= 1
+    vmin = np.int64(lo - 128)
+    sym, cnt, lut, vals, ranks, M, b, c, L, flag, est = _from_counts(
+        counts[lo:hi + 1].copy(), vmin, v.size)
+    return 0, vmin, np.int64(hi - 128), sym, cnt, lut, vals, ranks, M, b, c, L, flag, est
+
+
+@njit(cache=True)
 def _analyse(v):
     """Histogram and plan -> (code, vmin, vmax, sym, cnt, lut, vals, ranks, M, b, c, L,
     flag, estimate); code 1 = a value outside [-2**31, 2**31]."""
@@ -286,180 +303,24 @@ def _analyse(v):
         counts = np.zeros(span, np.int64)
         for i in range(n):
             counts[np.int64(v[i]) - vmin] += 1
-        K = 0
-        for t in range(span):
-            if counts[t]:
-                K += 1
-        vals = np.empty(K, np.int64)
-        cnts = np.empty(K, np.int64)
-        k = 0
-        for t in range(span):
-            if counts[t]:
-                vals[k] = t + vmin
-                cnts[k] = counts[t]
-                k += 1
-        use_lut = True
-    else:
-        a = np.sort(v)
-        K = 1
-        for i in range(1, n):
-            if a[i] != a[i - 1]:
-                K += 1
-        vals = np.empty(K, np.int64)
-        cnts = np.zeros(K, np.int64)
-        k = 0
-        vals[0] = a[0]
-        for i in range(n):
-            if a[i] != a[i - 1] and i > 0:
-                k += 1
-                vals[k] = a[i]
-            cnts[k] += 1
-        use_lut = False
-        counts = e
-    order = np.argsort(-cnts, kind="mergesort")  # stable: ties stay by value ascending
-    sym = vals[order]
-    cnt = cnts[order]
-    if use_lut:
-        lut = np.empty(span, np.int64)
-        for r in range(K):
-            lut[sym[r] - vmin] = r
-        ranks = e
-        vals = e
-    else:
-        lut = e
-        ranks = np.empty(K, np.int64)
-        ranks[order] = np.arange(K)
-    nk = cnt[1:]
-    L = _free_slots(nk, n)
-    M, b, c, flag = _golomb(nk, L)
-    est = _estimate(n, sym, cnt, M, b, c, L)
+        sym, cnt, lut, vals, ranks, M, b, c, L, flag, est = _from_counts(counts, vmin, n)
+        return 0, vmin, vmax, sym, cnt, lut, vals, ranks, M, b, c, L, flag, est
+    a = np.sort(v)
+    K = 1
+    for i in range(1, n):
+        if a[i] != a[i - 1]:
+            K += 1
+    vals = np.empty(K, np.int64)
+    cnts = np.zeros(K, np.int64)
+    k = 0
+    vals[0] = a[0]
+    for i in range(n):
+        if a[i] != a[i - 1] and i > 0:
+            k += 1
+            vals[k] = a[i]
+        cnts[k] += 1
+    sym, cnt, lut, vals, ranks, M, b, c, L, flag, est = _plan(vals, cnts, n, e, vmin, False)
     return 0, vmin, vmax, sym, cnt, lut, vals, ranks, M, b, c, L, flag, est
-
-
-@njit(cache=True)
-def _table_bits(sym, cnt):
-    K = sym.size
-    bits = _gamma_len(K + 1)
-    for k in range(K):
-        bits += _gamma_len(_zigzag(sym[k]) + 1)
-    for k in range(1, K):
-        bits += _gamma_len(cnt[k])
-    return bits
-
-
-@njit(cache=True)
-def _supports(v, write, buf, sym, lut, vmin, vals, ranks, M, b, c, uc, pc, lc, sumq, nlast):
-    """One pass over the symbols: every non-first symbol's Golomb gap.  ``write`` False:
-    add up quotients (``sumq``) and last bits (``nlast``) per coded symbol; True: write the
-    codes at the per-symbol cursors ``uc``/``pc``/``lc`` (advanced in place)."""
-    n = v.size
-    J = sym.size - 1
-    mode = sym[0]
-    use_lut = lut.size > 0
-    fw = np.zeros(J + 1, np.int64)  # Fenwick tree of coded ranks seen so far
-    last = np.full(J, -1, np.int64)
-    seen = np.int64(0)
-    i0 = 0
-    while i0 < n:
-        i1 = i0 + 64
-        if i1 > n:
-            i1 = n
-        hit = 0
-        for t in range(i0, i1):
-            hit |= np.int64(v[t]) != mode
-        if hit:
-            for i in range(i0, i1):
-                x = np.int64(v[i])
-                if x == mode:
-                    continue
-                if use_lut:
-                    j = lut[x - vmin] - 1
-                else:
-                    j = ranks[np.searchsorted(vals, x)] - 1
-                s = np.int64(0)
-                t = j + 1
-                while t > 0:
-                    s += fw[t]
-                    t -= t & -t
-                t = j + 1
-                while t <= J:
-                    fw[t] += 1
-                    t += t & -t
-                slot = i - (seen - s)
-                seen += 1
-                g = slot - last[j] - 1
-                last[j] = slot
-                m = M[j]
-                if m == 1:
-                    q = g
-                    r = np.int64(0)
-                else:
-                    q = g // m
-                    r = g - q * m
-                cj = c[j]
-                haslast = r >= cj and m > 1
-                if write:
-                    uc[j] = _put_unary(buf, uc[j], q)
-                    wb = b[j] - 1
-                    if wb > 0:
-                        pre = r if r < cj else (r + cj) >> 1
-                        pc[j] = _put(buf, pc[j], pre, wb)
-                    if haslast:
-                        if (r + cj) & 1:
-                            buf[lc[j] >> 3] = buf[lc[j] >> 3] | (0x80 >> (lc[j] & 7))
-                        lc[j] += 1
-                else:
-                    sumq[j] += q
-                    if haslast:
-                        nlast[j] += 1
-        i0 = i1
-
-
-@njit(cache=True)
-def _vsc_layout(v, sym, cnt, lut, vmin, vals, ranks, M, b, c):
-    """Exact VSC payload bits and the start of every coded symbol in the three sub-streams."""
-    K = sym.size
-    J = max(K - 1, 0)
-    tb = _table_bits(sym, cnt)
-    uc = np.zeros(J, np.int64)
-    pc = np.zeros(J, np.int64)
-    lc = np.zeros(J, np.int64)
-    if K <= 1:
-        return tb, uc, pc, lc
-    sumq = np.zeros(J, np.int64)
-    nlast = np.zeros(J, np.int64)
-    dummy = np.zeros(0, np.uint8)
-    _supports(v, False, dummy, sym, lut, vmin, vals, ranks, M, b, c, uc, pc, lc, sumq, nlast)
-    pos = tb
-    for j in range(J - 1, -1, -1):
-        uc[j] = pos
-        pos += sumq[j] + cnt[j + 1]
-    for j in range(J - 1, -1, -1):
-        pc[j] = pos
-        pos += cnt[j + 1] * max(b[j] - 1, 0)
-    for j in range(J - 1, -1, -1):
-        lc[j] = pos
-        pos += nlast[j]
-    return pos, uc, pc, lc
-
-
-@njit(cache=True)
-def _vsc_write(v, buf, sym, cnt, lut, vmin, vals, ranks, M, b, c, uc, pc, lc):
-    """Write the VSC payload into the zeroed ``buf``."""
-    K = sym.size
-    one = np.ones(1, np.int64)
-    one[0] = K + 1
-    pos = _put_gamma_batch(buf, 0, one)
-    if K == 0:
-        return
-    zz = np.empty(K, np.int64)
-    for k in range(K):
-        zz[k] = _zigzag(sym[k]) + 1
-    pos = _put_gamma_batch(buf, pos, zz)
-    _put_gamma_batch(buf, pos, cnt[1:])
-    if K > 1:
-        e = np.zeros(0, np.int64)
-        _supports(v, True, buf, sym, lut, vmin, vals, ranks, M, b, c, uc, pc, lc, e, e)
 
 
 @njit(cache=True)
@@ -532,7 +393,12 @@ def encode(symbols) -> bytes:
     d = v.size
     if d == 0:
         return _EMPTY
-    (code, vmin, vmax, sym, cnt, lut, vals, ranks, M, b, c, L, flag, est) = _analyse(v)
+    if v.dtype == np.int8:
+        words = v[:d - d % 8].view(np.uint64)
+        (code, vmin, vmax, sym, cnt, lut, vals, ranks, M, b, c, L, flag, est) = _analyse8(v, words)
+    else:
+        words = np.zeros(0, np.uint64)
+        (code, vmin, vmax, sym, cnt, lut, vals, ranks, M, b, c, L, flag, est) = _analyse(v)
     if code:
         bad = v[(v < -_LIMIT) | (v > _LIMIT)][0]
         raise ValueError(f"symbol value {int(bad)} is outside the encodable range "
@@ -549,11 +415,15 @@ def encode(symbols) -> bytes:
     elif abs(est - thr) <= _EPS * thr:
         est = ref._expected_payload_bits(d, sym, cnt)
     if est <= thr:
-        nbits, uc, pc, lc = _vsc_layout(v, sym, cnt, lut, vmin, vals, ranks, M, b, c)
+        if sym.size > 1:
+            nbits, W = vsc_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, L)
+        else:
+            nbits, W = table_bits(sym, cnt)
         if nbits <= raw_bits:
-            head, hlen, buf = _message(ref.KIND_VSC, d, nbits)
-            _vsc_write(v, buf[hlen + 4:], sym, cnt, lut, vmin, vals, ranks, M, b, c, uc, pc, lc)
-            return _seal(ref.KIND_VSC, d, nbits, buf, hlen, head)
+            payload = W.astype(">u8").view(np.uint8)[:(nbits + 7) // 8]
+            head = b"GV" + bytes((ref.VERSION, ref.KIND_VSC)) + _leb128(d) + _leb128(nbits)
+            crc = zlib.crc32(payload, zlib.crc32(head))
+            return head + struct.pack("<I", crc) + payload.tobytes()
     head, hlen, buf = _message(ref.KIND_RAW, d, raw_bits)
     _raw_write(v, buf[hlen + 4:], width)
     return _seal(ref.KIND_RAW, d, raw_bits, buf, hlen, head)
@@ -674,7 +544,7 @@ def _table(p, nbits, d):
     return 0, pos, sym, cnt, M, b, c, L, flag
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _gap(p, j, uc, pc, lc, M, b, c, L, nbits):
     """Next Golomb gap of coded symbol ``j`` (cursors advanced) -> gap, or -1 if invalid."""
     q, nu = _read_unary(p, uc[j], nbits)

@@ -58,6 +58,7 @@ class Setup:
     time_varying: str
     drop_prob: float
     mode: str = "sync"
+    kernels: str = "numpy"  # VSC codec implementation (gossip.kernels.select)
 
 
 def build_algorithm(cfg: Config, topo: topologies.TopologyInfo, block_sizes: list[int],
@@ -67,7 +68,7 @@ def build_algorithm(cfg: Config, topo: topologies.TopologyInfo, block_sizes: lis
     t = cfg.topology
     return ALGORITHMS.build(cfg.algorithm.name, Setup(
         cfg.algorithm, topo, list(block_sizes), list(local_ranks), cfg.train.seed,
-        cfg.train.rounds, t.time_varying, t.drop_prob, cfg.train.mode))
+        cfg.train.rounds, t.time_varying, t.drop_prob, cfg.train.mode, cfg.train.kernels))
 
 
 def pick_device(choice: str, rank: int, comm: Communicator) -> str:
