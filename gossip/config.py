@@ -175,7 +175,8 @@ class AlgorithmConfig:
                              assumption=True)
     sasg_window: int = opt(10, "sasg: window D (and maximum staleness)", flag="--sasg-window", lo=1)
     sasg_rule: str = opt("paper", "sasg: skip threshold, paper (xi_d = xi/D) or code_compat (the "
-                         "MNIST notebook's 1/(2 alpha M^2))", flag="--sasg-rule",
+                         "MNIST notebook's sum/(2 alpha M^2) with alpha = lr/M, i.e. "
+                         "sum/(2 lr M) here)", flag="--sasg-rule",
                          choices=("paper", "code_compat"), assumption=True)
 
 

@@ -213,8 +213,9 @@ class SASG(_AllgatherAlgorithm):
     more than D rounds old (always in the first D rounds); then send c = TopK_h(α·g + e) per
     tensor (h = ``ratio``) and keep e ← α·g + e − c.  A skipping rank sends an empty payload and
     everyone reuses its last c.  Threshold, ``rule``: "paper" = (1/α²)·Σ_{d=1..D} (ξ/D)·‖Δθ_d‖²
-    [A: ξ_d = ξ/D]; "code_compat" = the MNIST notebook's (1/(2α))·Σ_{d=1..D−1} ‖Δθ_d‖² (both in
-    this module's mean convention).  Costs a second backward pass when k ≥ D."""
+    [A: ξ_d = ξ/D]; "code_compat" = the MNIST notebook's Σ_{d=1..D−1} ‖Δθ_d‖²/(2·α_w·M²) with
+    α_w = η/M, i.e. Σ_{d=1..D−1} ‖Δθ_d‖²/(2·η·M) here (docs/algorithms.md §9).  Costs a second
+    backward pass when k ≥ D."""
 
     name = "sasg"
 
@@ -232,7 +233,9 @@ class SASG(_AllgatherAlgorithm):
         a = self.lr
         if self.rule == "paper":
             return (self.xi / self.D) * float(sum(history[-self.D:])) / a**2
-        return float(sum(history[-(self.D - 1):])) / (2 * a) if self.D > 1 else 0.0
+        if self.D == 1:
+            return 0.0
+        return float(sum(history[-(self.D - 1):])) / (2 * a * self.world)
 
     always_send = False
 
