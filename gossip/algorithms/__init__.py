@@ -53,8 +53,9 @@ def _choco(setup):
 def _dpsgd(setup):
     weights, channel, schedule = _graph(setup)
     if schedule is not None:
-        return EdgeDPSGD(schedule=schedule, channel=channel, lr=setup.a.lr)
-    return DPSGD(weights=weights, channel=channel, lr=setup.a.lr)
+        return EdgeDPSGD(schedule=schedule, channel=channel, lr=setup.a.lr,
+                         form=setup.a.dpsgd_form)
+    return DPSGD(weights=weights, channel=channel, lr=setup.a.lr, form=setup.a.dpsgd_form)
 
 
 def _common(setup) -> dict:

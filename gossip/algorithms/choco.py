@@ -69,8 +69,8 @@ class ChocoSGD(Algorithm):
         return ChocoState(rank=rank, x_hat=x0.copy(), s=x0.copy())
 
     def compose(self, state: ChocoState, x: np.ndarray, oracle: GradientOracle):
-        x -= np.float32(self.lr) * oracle.grad()  # x_half, in place
         state.round += 1
+        x -= np.float32(self.eta(state.round)) * oracle.grad()  # x_half, in place
         state.pending = self.channel.send(x - state.x_hat, state.rank, state.round)
         msg = state.pending.message
         return {j: msg for j in self.peers[state.rank]}, info_from(state.pending)
@@ -90,4 +90,4 @@ class ChocoSGD(Algorithm):
             state.s += w * dq
         state.pending = None
         y = x + np.float32(self.gamma) * (state.s - state.x_hat)
-        soft_threshold(y, self.lr * self.l1, out=x)
+        soft_threshold(y, self.eta(round_) * self.l1, out=x)
