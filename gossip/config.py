@@ -173,6 +173,13 @@ class AlgorithmConfig:
     gdsec_variant: str = opt("difference", "gdsec: difference (g_hat <- beta g_hat + sum) or shift "
                              "(DIANA-like)", flag="--gdsec-variant", choices=("difference", "shift"),
                              assumption=True)
+    residual_order: str = opt("half", "malcom/choco: what the public copy tracks; half = the "
+                              "half step x - lr g (the residual is taken before the prox and "
+                              "consensus: ICLR 2020 CHOCO order), prox = the prox'ed model after "
+                              "consensus on the previous copies (ICML 2019 CHOCO order: "
+                              "coordinates that stay exactly zero send exactly zero); static "
+                              "graphs only", flag="--residual-order", choices=("half", "prox"),
+                              assumption=True)
     dpsgd_form: str = opt("atc", "dpsgd: atc = adapt-then-combine, x_i <- sum_j w_ij (x_j - "
                           "lr g_j), each rank sends x - lr g (CHOCO-SGD's baseline, the "
                           "uncompressed limit of malcom/choco); cta = combine-then-adapt, x_i <- "
@@ -427,6 +434,10 @@ def check(cfg: Config) -> None:
         raise ConfigError(f"config error: topology.time_varying = {t.time_varying!r} builds "
                           f"W(t) by Metropolis-Hastings on the active edges and would ignore "
                           f"--mixing {t.mixing}; use --time-varying static with your own W")
+    if a.residual_order != "half" and cfg.topology.time_varying != "static":
+        raise ConfigError(f"config error: algorithm.residual_order = {a.residual_order!r} is "
+                          f"implemented on static graphs only (topology.time_varying = "
+                          f"{cfg.topology.time_varying!r}); use --residual-order half")
     tr = cfg.train
     if tr.lr_schedule == "cosine" and tr.lr_min >= cfg.algorithm.lr:
         raise ConfigError(f"config error: train.lr_min = {tr.lr_min!r} must be below "

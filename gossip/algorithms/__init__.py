@@ -47,7 +47,8 @@ def _choco(setup):
         return EdgeChocoSGD(schedule=schedule, channel=channel, lr=a.lr, gamma=a.gamma, l1=a.l1,
                             name=a.name,
                             neighbours={i: setup.topo.neighbours[i] for i in setup.local_ranks})
-    return ChocoSGD(weights=weights, channel=channel, lr=a.lr, gamma=a.gamma, l1=a.l1, name=a.name)
+    return ChocoSGD(weights=weights, channel=channel, lr=a.lr, gamma=a.gamma, l1=a.l1, name=a.name,
+                    residual_order=a.residual_order)
 
 
 def _dpsgd(setup):
