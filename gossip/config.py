@@ -20,7 +20,7 @@ from typing import Any
 
 import topologies
 
-from . import codecs, compressors, data, models
+from . import codecs, compressors, data, models, schedules
 from .algorithms import GRAPH_ALGORITHMS
 from .algorithms import REGISTRY as ALGORITHMS
 
@@ -123,7 +123,7 @@ class AlgorithmConfig:
                     "versions of server methods): adaptive-topk, gdsec (full local gradients), "
                     "sasg, topk-ef (top-k with error feedback, --ratio)", flag="--algorithm",
                     choices=ALGORITHMS.names())
-    lr: float = opt(0.1, "learning rate eta (constant); allgather methods average the ranks' "
+    lr: float = opt(0.1, "learning rate eta (the first rate of --lr-schedule); allgather methods average the ranks' "
                     "messages, so a paper that sums over M workers with rate a is --lr M*a",
                     flag="--lr", lo=0.0, lo_open=True)
     gamma: float | None = opt(None, "consensus step gamma of malcom/choco (malcom 0.05: with the "
@@ -173,9 +173,22 @@ class AlgorithmConfig:
     gdsec_variant: str = opt("difference", "gdsec: difference (g_hat <- beta g_hat + sum) or shift "
                              "(DIANA-like)", flag="--gdsec-variant", choices=("difference", "shift"),
                              assumption=True)
+    residual_order: str = opt("half", "malcom/choco: what the public copy tracks; half = the "
+                              "half step x - lr g (the residual is taken before the prox and "
+                              "consensus: ICLR 2020 CHOCO order), prox = the prox'ed model after "
+                              "consensus on the previous copies (ICML 2019 CHOCO order: "
+                              "coordinates that stay exactly zero send exactly zero); static "
+                              "graphs only", flag="--residual-order", choices=("half", "prox"),
+                              assumption=True)
+    dpsgd_form: str = opt("atc", "dpsgd: atc = adapt-then-combine, x_i <- sum_j w_ij (x_j - "
+                          "lr g_j), each rank sends x - lr g (CHOCO-SGD's baseline, the "
+                          "uncompressed limit of malcom/choco); cta = combine-then-adapt, x_i <- "
+                          "sum_j w_ij x_j - lr g_i (Lian et al.'s form, weaker)",
+                          flag="--dpsgd-form", choices=("atc", "cta"), assumption=True)
     sasg_window: int = opt(10, "sasg: window D (and maximum staleness)", flag="--sasg-window", lo=1)
     sasg_rule: str = opt("paper", "sasg: skip threshold, paper (xi_d = xi/D) or code_compat (the "
-                         "MNIST notebook's 1/(2 alpha M^2))", flag="--sasg-rule",
+                         "MNIST notebook's sum/(2 alpha M^2) with alpha = lr/M, i.e. "
+                         "sum/(2 lr M) here)", flag="--sasg-rule",
                          choices=("paper", "code_compat"), assumption=True)
 
 
@@ -183,6 +196,26 @@ class AlgorithmConfig:
 class TrainConfig:
     rounds: int = opt(1000, "gossip rounds (each: one local step and one exchange)", flag="--rounds",
                       lo=1)
+    lr_schedule: str = opt("constant", "learning-rate schedule eta_t (round t = 1..--rounds; "
+                           "every algorithm, the l1 prox threshold eta_t*l1 included): " +
+                           "; ".join(f"{n}: {schedules.REGISTRY[n].help}"
+                                     for n in schedules.REGISTRY),
+                           flag="--lr-schedule", choices=schedules.REGISTRY.names(),
+                           assumption=True)
+    lr_a: float | None = opt(None, "inverse-time: numerator a of a/(t + b) (default --lr*(1 + "
+                             "--lr-b), so the first rate is --lr)", flag="--lr-a", lo=0.0,
+                             lo_open=True, nullable=True)
+    lr_b: float = opt(100.0, "inverse-time: offset b of a/(t + b) (the rate halves after about "
+                      "b rounds)", flag="--lr-b", lo=0.0, lo_open=True)
+    lr_step_every: int = opt(500, "step: multiply the rate by --lr-step-factor every N rounds",
+                             flag="--lr-step-every", lo=1)
+    lr_step_factor: float = opt(0.1, "step: the factor applied every --lr-step-every rounds",
+                                flag="--lr-step-factor", lo=0.0, hi=1.0, lo_open=True)
+    lr_min: float = opt(0.0, "cosine: the rate reached at the last round", flag="--lr-min",
+                        lo=0.0)
+    lr_warmup: int = opt(0, "linear warm-up: eta_t * t/N over the first N rounds (0 = none; "
+                         "large batches or a large --lr), on top of any schedule",
+                         flag="--lr-warmup", lo=0)
     eval_every: int = opt(50, "evaluate test accuracy and consensus distance every k rounds",
                           flag="--eval-every", lo=1)
     seed: int = opt(0, "run seed: model init, data split, sampling and dither all derive from it",
@@ -422,6 +455,19 @@ def check(cfg: Config) -> None:
         raise ConfigError(f"config error: topology.time_varying = {t.time_varying!r} builds "
                           f"W(t) by Metropolis-Hastings on the active edges and would ignore "
                           f"--mixing {t.mixing}; use --time-varying static with your own W")
+    if a.residual_order != "half" and cfg.topology.time_varying != "static":
+        raise ConfigError(f"config error: algorithm.residual_order = {a.residual_order!r} is "
+                          f"implemented on static graphs only (topology.time_varying = "
+                          f"{cfg.topology.time_varying!r}); use --residual-order half")
+    tr = cfg.train
+    if tr.lr_schedule == "cosine" and tr.lr_min >= cfg.algorithm.lr:
+        raise ConfigError(f"config error: train.lr_min = {tr.lr_min!r} must be below "
+                          f"algorithm.lr = {cfg.algorithm.lr!r} for --lr-schedule cosine "
+                          f"(lower --lr-min)")
+    if tr.lr_schedule == "cosine" and tr.lr_warmup >= tr.rounds:
+        raise ConfigError(f"config error: train.lr_warmup = {tr.lr_warmup} must be below "
+                          f"train.rounds = {tr.rounds} for --lr-schedule cosine (lower "
+                          f"--lr-warmup)")
     from .config_mode import check_mode
 
     check_mode(cfg)

@@ -50,7 +50,8 @@ def _choco(setup):
         return EdgeChocoSGD(schedule=schedule, channel=channel, lr=a.lr, gamma=a.gamma, l1=a.l1,
                             name=a.name,
                             neighbours={i: setup.topo.neighbours[i] for i in setup.local_ranks})
-    return ChocoSGD(weights=weights, channel=channel, lr=a.lr, gamma=a.gamma, l1=a.l1, name=a.name)
+    return ChocoSGD(weights=weights, channel=channel, lr=a.lr, gamma=a.gamma, l1=a.l1, name=a.name,
+                    residual_order=a.residual_order)
 
 
 def _dpsgd(setup):
@@ -58,8 +59,9 @@ def _dpsgd(setup):
     if getattr(setup, "mode", "sync") == "async":
         return build_async("dpsgd", weights, channel, setup.a)
     if schedule is not None:
-        return EdgeDPSGD(schedule=schedule, channel=channel, lr=setup.a.lr)
-    return DPSGD(weights=weights, channel=channel, lr=setup.a.lr)
+        return EdgeDPSGD(schedule=schedule, channel=channel, lr=setup.a.lr,
+                         form=setup.a.dpsgd_form)
+    return DPSGD(weights=weights, channel=channel, lr=setup.a.lr, form=setup.a.dpsgd_form)
 
 
 def _common(setup) -> dict:

@@ -235,6 +235,7 @@ class Run:
 
     def _finish(self, wall: float, avg_acc: float, rank_acc: list[float]) -> dict | None:
         comm = self.comm
+        avg_zeros = float(np.mean(self.network_average().astype(np.float32) == 0))
         for w in self.workers:
             (self.out / "rank_models").mkdir(exist_ok=True)
             torch.save(cpu_state(w.model.module), self.out / "rank_models" / f"rank{w.rank:04d}.pt")
@@ -266,7 +267,8 @@ class Run:
             "dpsgd_float32_bytes_same_rounds": dpsgd,
             "bytes_vs_dpsgd": total_sent / dpsgd if dpsgd else None,
             "mean_bits_per_entry": 8.0 * float(totals[:, 4].sum()) / (rounds * comm.size * self.d),
-            "final_nonzero_fraction": float(totals[:, 3].mean()),
+            "final_nonzero_fraction": float(totals[:, 3].mean()),  # mean over the rank models
+            "final_avg_model_zero_fraction": avg_zeros,  # exact zeros of the network average
             "wall_seconds": wall,
             # process start (interpreter, imports, MPI start-up) to the end of this process's
             # first round, slowest rank

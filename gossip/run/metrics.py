@@ -85,7 +85,9 @@ def format_summary(s: dict) -> str:
             f"({s['bytes_vs_dpsgd']:.4f} of float32 D-PSGD's "
             f"{s['dpsgd_float32_bytes_same_rounds']:,})" if s["bytes_vs_dpsgd"] else "(no neighbours)"),
         f"  bits per model entry per msg   : {s['mean_bits_per_entry']:.4f}",
-        f"  exact zeros in the models      : {1 - s['final_nonzero_fraction']:.2%}",
+        f"  exact zeros, mean over ranks   : {1 - s['final_nonzero_fraction']:.2%}",
+        *([f"  exact zeros, network average   : {s['final_avg_model_zero_fraction']:.2%}"]
+          if "final_avg_model_zero_fraction" in s else []),
         *([f"  launch to end of first round   : {s['launch_to_first_round_s']:.1f} s"]
           if s.get("launch_to_first_round_s") is not None else []),
     ])
