@@ -240,6 +240,9 @@ class Config:
                 "train.exchange_timeout",
                 "train.eval_every")
 
+    # Settings a resumed run may also change when nothing depends on them (rounds_dependence).
+    EXTENDABLE = ("train.rounds",)
+
     def digest(self, exclude: tuple[str, ...] = RUN_ONLY) -> str:
         """sha256 of the settings that determine the run's numbers."""
         d = self.to_dict()
@@ -404,6 +407,27 @@ def check(cfg: Config) -> None:
     if cfg.topology.file and cfg.topology.name != "file":
         raise ConfigError(f"config error: topology.file = {cfg.topology.file!r} is only used with "
                           f"--topology file (topology.name is {cfg.topology.name!r})")
+
+
+# What makes a trajectory depend on train.rounds, the planned total (such a run cannot be
+# continued with another --rounds).  An algorithm says so with the registry meta flag
+# ``depends_on_rounds`` (gossip.algorithms); a setting adds one line here:
+# (setting, predicate on its value, why).
+ROUNDS_DEPENDENT_SETTINGS: list[tuple[str, Any, str]] = []
+
+
+def rounds_dependence(cfg: Config) -> list[str]:
+    """Why this configuration's trajectory depends on train.rounds (empty: it does not)."""
+    why = []
+    meta = ALGORITHMS[cfg.algorithm.name].meta
+    if meta.get("depends_on_rounds"):
+        why.append(f"algorithm {cfg.algorithm.name}: {meta['depends_on_rounds']}")
+    for key, applies, reason in ROUNDS_DEPENDENT_SETTINGS:
+        sec, name = key.split(".")
+        value = getattr(getattr(cfg, sec), name)
+        if applies(value):
+            why.append(f"{key} = {value!r}: {reason}")
+    return why
 
 
 def to_toml(cfg: Config) -> str:

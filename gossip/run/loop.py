@@ -29,7 +29,7 @@ from . import resume
 from .build import build_algorithm, pick_device
 from .errors import Preempted, RunError
 from .metrics import FIELDS, MetricsLog
-from .stop import STOP
+from .stop import STOP, process_start
 from .worker import Worker
 
 
@@ -168,7 +168,9 @@ class Run:
         return rows
 
     # -- the loop ------------------------------------------------------------------------
-    def execute(self, resume_round: int | None = None) -> dict | None:
+    def execute(self, resume_round: int | None = None, resumed: tuple | None = None) -> dict | None:
+        """Train from round 1, or after ``resume_round`` (``resumed``: what
+        :func:`.resume.pick` already restored; None: load that set here)."""
         cfg, comm = self.cfg, self.comm
         rounds = cfg.train.rounds
         root = comm.is_root
@@ -176,7 +178,7 @@ class Run:
         rank_acc: list[float] = []
         wall0, start = 0.0, 1
         if resume_round is not None:
-            wall0, avg_acc, rank_acc = resume.load_set(self, resume_round)
+            wall0, avg_acc, rank_acc = resumed or resume.load_set(self, resume_round)
             start = resume_round + 1
         if root:
             self.out.mkdir(parents=True, exist_ok=True)
@@ -189,9 +191,12 @@ class Run:
                        file=sys.stderr, mininterval=0.5 if sys.stderr.isatty() else 30.0,
                        dynamic_ncols=True)
         t0 = time.perf_counter() - wall0
+        self._start_round = start
         try:
             for t in range(start, rounds + 1):
                 self.round(t)
+                if t == start:
+                    self._first_round_done()
                 is_eval = t % cfg.train.eval_every == 0 or t == rounds
                 table = comm.gather_to_root(self._rows(t, is_eval, time.perf_counter() - t0))
                 if is_eval:
@@ -214,7 +219,7 @@ class Run:
                                             bpe=f"{np.mean(table[:, 6]):.3f}", refresh=False)
                 stop = self.stop_requested(t) and t < rounds
                 every = cfg.train.checkpoint_every
-                if stop or (every and t % every == 0 and t < rounds):
+                if stop or t == rounds or (every and t % every == 0):
                     if log is not None:
                         log.flush(sync=True)
                     resume.save_set(self, t, time.perf_counter() - t0, avg_acc, rank_acc)
@@ -226,6 +231,13 @@ class Run:
             if log is not None:
                 log.close()
         return self._finish(time.perf_counter() - t0, avg_acc, rank_acc)
+
+    def _first_round_done(self) -> None:
+        """Launch to the end of this process's first round: start-up cost of the segment."""
+        self.launch_to_first_round_s = time.time() - process_start()
+        if self.comm.is_root:
+            print(f"launch to first round: {self.launch_to_first_round_s:.1f} s (process start "
+                  f"to the end of round {self._start_round})", flush=True)
 
     def _finish(self, wall: float, avg_acc: float, rank_acc: list[float]) -> dict | None:
         comm = self.comm
@@ -261,6 +273,9 @@ class Run:
             "mean_bits_per_entry": 8.0 * float(totals[:, 4].sum()) / (rounds * comm.size * self.d),
             "final_nonzero_fraction": float(totals[:, 3].mean()),
             "wall_seconds": wall,
+            "launch_to_first_round_s": getattr(self, "launch_to_first_round_s", None),
         }
+        if total_sent == 0:  # one rank: no peers, nothing sent
+            summary["mean_bits_per_entry"] = summary["bytes_vs_dpsgd"] = None
         (self.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         return summary
