@@ -128,9 +128,8 @@ def _train(cfg, kind: str, n: int, say, started: list) -> int:
     run = Run(cfg, comm, topo, out)
     resume_round, resumed = None, None
     if cfg.train.resume:
-        resume_round, resumed, notes = resume.pick(run, candidates)
-        for note in notes:
-            say(f"gossip: {note}", err=True)
+        resume_round, resumed = resume.pick(run, candidates,
+                                            lambda note: say(f"gossip: {note}", err=True))
         say(f"resuming from the round-{resume_round} checkpoint in {out}/ckpt" if resume_round
             else f"--resume: no usable checkpoint in {out}/ckpt, starting from round 1")
     if comm.is_root and resume_round is None:

@@ -72,24 +72,23 @@ def _try_set(run, t: int) -> tuple[str, tuple, CheckpointError | None]:
     decision = None
     if run.comm.is_root:
         col = table[:, 0].astype(int)
-        if (col == REFUSED).any():
-            decision = "REFUSED"
-        elif col.any():
-            k = int(np.flatnonzero(col)[0])
+        bad = np.flatnonzero((col > 0) & (col < REFUSED))  # an unusable file beats a refusal
+        if bad.size:
+            k = int(bad[0])
             decision = f"BAD {REASONS[col[k]]} {checkpoint.rank_file(run.out, t, k).name}"
         else:
-            decision = "OK"
+            decision = "REFUSED" if col.any() else "OK"
     return run.comm.broadcast_str(decision), result, refusal
 
 
-def pick(run, rounds: list[int]) -> tuple[int | None, tuple, list[str]]:
-    """Restore every local rank from the newest of ``rounds`` whose files all verify.  Returns
-    (round or None, (wall, avg accuracy, rank accuracies), notes for rank 0 to print)."""
-    notes: list[str] = []
+def pick(run, rounds: list[int], say) -> tuple[int | None, tuple]:
+    """Restore every local rank from the newest of ``rounds`` whose files all verify; ``say``
+    gets each skipped set's note (rank 0 prints it).  Returns (round or None, (wall, avg
+    accuracy, rank accuracies))."""
     for t in rounds:
         decision, result, refusal = _try_set(run, t)
         if decision == "OK":
-            return t, result, notes
+            return t, result
         if decision == "REFUSED":
             raise refusal or CheckpointError(f"the round-{t} checkpoint belongs to another run")
         _, reason, name = decision.split(" ", 2)
@@ -97,8 +96,8 @@ def pick(run, rounds: list[int]) -> tuple[int | None, tuple, list[str]]:
         if run.comm.is_root:
             kept = checkpoint.set_aside(run.out, t, reason)
             note += f"; kept as {kept.relative_to(run.out)} for inspection (delete it when done)"
-        notes.append(note)
-    return None, (0.0, float("nan"), []), notes
+        say(note)
+    return None, (0.0, float("nan"), [])
 
 
 _WHY = {"missing": "missing", "nochecksum": "without its checksum file",
