@@ -241,6 +241,7 @@ def latest_complete(out: Path, world: int) -> int | None:
 def newest_round(out: Path) -> int:
     """Newest round directory whose every npz has its checksum file (0 if none): what a batch
     script that does not know the world size reads as the run's progress."""
+    out = Path(out)
     for r in reversed(_rounds(out)):
         files = list(round_dir(out, r).glob("rank*.npz"))
         if files and all(checksum_file(f).is_file() for f in files):
