@@ -202,12 +202,14 @@ class TrainConfig:
     exchange_timeout: float = opt(20.0, "seconds to wait for a peer in any exchange before "
                                   "stopping every rank with a message naming it (MPI only)",
                                   flag="--exchange-timeout", lo=0.0, lo_open=True)
-    checkpoint_every: int = opt(100, "write a checkpoint set (every rank) every N rounds; 0 = only "
-                                "when stopped by SIGTERM/SIGUSR1", flag="--checkpoint-every", lo=0)
+    checkpoint_every: int = opt(100, "write a checkpoint set (every rank) every N rounds and after "
+                                "the last; 0 = only the last and when stopped by SIGTERM/SIGUSR1",
+                                flag="--checkpoint-every", lo=0)
     keep_checkpoints: int = opt(2, "checkpoint sets kept on disk (older ones are deleted)",
                                 flag="--keep-checkpoints", lo=1)
-    resume: bool = opt(False, "continue from the newest complete checkpoint set in --out (start "
-                       "fresh when there is none: safe for requeued batch jobs)", flag="--resume")
+    resume: bool = opt(False, "continue from the newest checkpoint set in --out that verifies "
+                       "(start fresh when there is none: safe for requeued batch jobs); "
+                       "--rounds may be raised", flag="--resume")
     stop_at_round: int | None = opt(None, "behave as if signalled after this round: checkpoint "
                                     "and exit with code 75 (testing preemption)",
                                     flag="--stop-at-round", lo=1, nullable=True)
@@ -240,7 +242,8 @@ class Config:
                 "train.exchange_timeout",
                 "train.eval_every")
 
-    # Settings a resumed run may also change when nothing depends on them (rounds_dependence).
+    # Settings a resumed run may also change unless the trajectory depends on them
+    # (gossip.run.resume.rounds_dependence).
     EXTENDABLE = ("train.rounds",)
 
     def digest(self, exclude: tuple[str, ...] = RUN_ONLY) -> str:
@@ -407,27 +410,6 @@ def check(cfg: Config) -> None:
     if cfg.topology.file and cfg.topology.name != "file":
         raise ConfigError(f"config error: topology.file = {cfg.topology.file!r} is only used with "
                           f"--topology file (topology.name is {cfg.topology.name!r})")
-
-
-# What makes a trajectory depend on train.rounds, the planned total (such a run cannot be
-# continued with another --rounds).  An algorithm says so with the registry meta flag
-# ``depends_on_rounds`` (gossip.algorithms); a setting adds one line here:
-# (setting, predicate on its value, why).
-ROUNDS_DEPENDENT_SETTINGS: list[tuple[str, Any, str]] = []
-
-
-def rounds_dependence(cfg: Config) -> list[str]:
-    """Why this configuration's trajectory depends on train.rounds (empty: it does not)."""
-    why = []
-    meta = ALGORITHMS[cfg.algorithm.name].meta
-    if meta.get("depends_on_rounds"):
-        why.append(f"algorithm {cfg.algorithm.name}: {meta['depends_on_rounds']}")
-    for key, applies, reason in ROUNDS_DEPENDENT_SETTINGS:
-        sec, name = key.split(".")
-        value = getattr(getattr(cfg, sec), name)
-        if applies(value):
-            why.append(f"{key} = {value!r}: {reason}")
-    return why
 
 
 def to_toml(cfg: Config) -> str:

@@ -4,7 +4,7 @@
 its per-algorithm defaults (``defaults``: what a None in the algorithm config resolves to) and
 whether it runs on the graph (``graph``: neighbours only) or over an allgather of every rank;
 ``depends_on_rounds`` (a reason) marks an algorithm whose trajectory depends on the planned
-number of rounds, so a resumed run may not change ``--rounds`` (gossip.config.rounds_dependence).
+number of rounds, so a resumed run may not change ``--rounds`` (gossip.run.resume.rounds_dependence).
 ``setup`` carries the algorithm config (``setup.a``), the topology, the block sizes, the local
 ranks, the seed, the number of rounds and the time-varying settings (see gossip.run.build).
 """

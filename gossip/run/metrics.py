@@ -78,8 +78,8 @@ def format_summary(s: dict) -> str:
     accs = " ".join(f"{a:.3f}" for a in s["final_rank_test_accuracy"])
     ranks = f"{s['world_size']} rank" + ("s" if s["world_size"] != 1 else "")
     lines = [
-        f"done: {s['rounds']} rounds of {s['algorithm']} on {ranks} "
-        f"({s['topology']}, {s['communicator']}) in {s['wall_seconds']:.1f} s",
+        (f"done: {s['rounds']} rounds of {s['algorithm']} on {ranks} "
+         f"({s['topology']}, {s['communicator']}) in {s['wall_seconds']:.1f} s"),
         f"  test accuracy, network average : {s['final_avg_test_accuracy']:.4f}",
         f"  test accuracy, each rank       : {accs}",
     ]

@@ -12,9 +12,11 @@ tried; a set that belongs to another configuration stops the run (older sets wou
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from ..config import Config, rounds_dependence
+from ..config import Config
 from . import checkpoint
 from .checkpoint import CheckpointError
 
@@ -142,6 +144,31 @@ def check_compatible(run, tree: dict, t: int) -> None:
             + "; ".join(diffs or ["settings this gossip does not know"])
             + "); resume with the same settings or use a new --out")
     _check_rounds(run, tree, where, t)
+
+
+# What makes a trajectory depend on train.rounds, the planned total (such a run cannot be
+# continued with another --rounds).  An algorithm says so with the registry meta flag
+# ``depends_on_rounds`` (gossip.algorithms); a setting adds one line here:
+# (setting, predicate on its value, why), e.g.
+# ("train.lr_schedule", lambda v: v == "cosine", "the cosine decay spans train.rounds").
+ROUNDS_DEPENDENT_SETTINGS: list[tuple[str, Any, str]] = []
+
+
+def rounds_dependence(cfg: Config) -> list[str]:
+    """Why this configuration's trajectory depends on train.rounds (empty: it does not)."""
+    from ..algorithms import REGISTRY as ALGORITHMS
+
+    why = []
+    meta = ALGORITHMS[cfg.algorithm.name].meta
+    if meta.get("depends_on_rounds"):
+        why.append(f"algorithm {cfg.algorithm.name}: {meta['depends_on_rounds']}")
+    for key, applies, reason in ROUNDS_DEPENDENT_SETTINGS:
+        sec, name = key.split(".")
+        value = getattr(getattr(cfg, sec), name)
+        if applies(value):
+            why.append(f"{key} = {value!r}: {reason}")
+    return why
+
 
 
 def _check_rounds(run, tree: dict, where, t: int) -> None:
