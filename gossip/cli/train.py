@@ -126,6 +126,7 @@ def _train(cfg, kind: str, n: int, say, started: list) -> int:
     say(f"gossip {cfg.algorithm.name}: {ranks}, {comm.name} communicator; "
         f"topology {topo.summary()}")
     run = Run(cfg, comm, topo, out)
+    run.say = say
     resume_round, resumed = None, None
     if cfg.train.resume:
         resume_round, resumed = resume.pick(run, candidates,

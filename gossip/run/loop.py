@@ -60,6 +60,8 @@ def cpu_state(module: nn.Module) -> dict:
 class Run:
     """Everything one process needs for a run; ``execute`` trains and returns the summary."""
 
+    say: Callable[[str], None] | None = None  # progress lines (gossip train: rank 0 prints)
+
     def __init__(self, cfg: Config, comm: Communicator, topo: topologies.TopologyInfo,
                  out: Path, *, dataset: Dataset | None = None,
                  model_fn: Callable[[], nn.Module] | None = None):
@@ -235,9 +237,9 @@ class Run:
     def _first_round_done(self) -> None:
         """Launch to the end of this process's first round: start-up cost of the segment."""
         self.launch_to_first_round_s = time.time() - process_start()
-        if self.comm.is_root:
-            print(f"launch to first round: {self.launch_to_first_round_s:.1f} s (process start "
-                  f"to the end of round {self._start_round})", flush=True)
+        if self.say is not None:
+            self.say(f"launch to first round: {self.launch_to_first_round_s:.1f} s (process "
+                     f"start to the end of round {self._start_round})")
 
     def _finish(self, wall: float, avg_acc: float, rank_acc: list[float]) -> dict | None:
         comm = self.comm
