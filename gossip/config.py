@@ -240,12 +240,14 @@ class TrainConfig:
     exchange_timeout: float = opt(20.0, "seconds to wait for a peer in any exchange before "
                                   "stopping every rank with a message naming it (MPI only)",
                                   flag="--exchange-timeout", lo=0.0, lo_open=True)
-    checkpoint_every: int = opt(100, "write a checkpoint set (every rank) every N rounds; 0 = only "
-                                "when stopped by SIGTERM/SIGUSR1", flag="--checkpoint-every", lo=0)
+    checkpoint_every: int = opt(100, "write a checkpoint set (every rank) every N rounds and after "
+                                "the last; 0 = only the last and when stopped by SIGTERM/SIGUSR1",
+                                flag="--checkpoint-every", lo=0)
     keep_checkpoints: int = opt(2, "checkpoint sets kept on disk (older ones are deleted)",
                                 flag="--keep-checkpoints", lo=1)
-    resume: bool = opt(False, "continue from the newest complete checkpoint set in --out (start "
-                       "fresh when there is none: safe for requeued batch jobs)", flag="--resume")
+    resume: bool = opt(False, "continue from the newest checkpoint set in --out that verifies "
+                       "(start fresh when there is none: safe for requeued batch jobs); "
+                       "--rounds may be raised", flag="--resume")
     stop_at_round: int | None = opt(None, "behave as if signalled after this round: checkpoint "
                                     "and exit with code 75 (testing preemption)",
                                     flag="--stop-at-round", lo=1, nullable=True)
@@ -293,6 +295,10 @@ class Config:
                 "train.keep_checkpoints", "train.stop_at_round", "train.comm", "train.ranks",
                 "train.exchange_timeout", "train.slowdown", "train.kernels",
                 "train.eval_every")
+
+    # Settings a resumed run may also change unless the trajectory depends on them
+    # (gossip.run.resume.rounds_dependence).
+    EXTENDABLE = ("train.rounds",)
 
     def digest(self, exclude: tuple[str, ...] = RUN_ONLY) -> str:
         """sha256 of the settings that determine the run's numbers."""

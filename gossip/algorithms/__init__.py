@@ -2,7 +2,9 @@
 
 ``REGISTRY`` maps each ``--algorithm`` name to a builder ``(setup) -> Algorithm`` and records
 its per-algorithm defaults (``defaults``: what a None in the algorithm config resolves to) and
-whether it runs on the graph (``graph``: neighbours only) or over an allgather of every rank.
+whether it runs on the graph (``graph``: neighbours only) or over an allgather of every rank;
+``depends_on_rounds`` (a reason) marks an algorithm whose trajectory depends on the planned
+number of rounds, so a resumed run may not change ``--rounds`` (gossip.run.resume.rounds_dependence).
 ``setup`` carries the algorithm config (``setup.a``), the topology, the block sizes, the local
 ranks, the seed, the number of rounds and the time-varying settings (see gossip.run.build).
 """
@@ -85,6 +87,7 @@ REGISTRY.register("dpsgd", _dpsgd, graph=True, help="uncompressed D-PSGD",
 REGISTRY.register("adaptive-topk", lambda s: AdaptiveTopK(
     budget_ratio=s.a.budget_ratio, rounds=s.rounds, error_feedback=s.a.error_feedback,
     rho=s.a.rho, window=s.a.norm_window, **_common(s)), graph=False, defaults=_SPARSE,
+    depends_on_rounds="its communication budget is spread over train.rounds",
     help="Adaptive Top-K SGD")
 REGISTRY.register("gdsec", lambda s: GDSEC(beta=s.a.beta, xi=s.a.xi, variant=s.a.gdsec_variant,
                                            **_common(s)),
