@@ -89,7 +89,7 @@ def pick_device(choice: str, rank: int, comm: Communicator) -> str:
 
 def slow_factor(cfg, rank: int, world: int) -> float:
     """How many times slower this rank's local step is made (``--slowdown RANK:FACTOR``)."""
-    from ..config_mode import parse_slowdown
+    from ..config.mode import parse_slowdown
 
     if cfg.train.slowdown is None:
         return 1.0
