@@ -12,7 +12,7 @@
 
 ``mode``: "numpy" (the existing implementations, wrapped, not rewritten), "compiled"
 (numba; a RuntimeError when numba is missing or the kernels do not compile) or "auto"
-(compiled when :func:`available`).  :func:`warm` compiles or loads every kernel once; the
+(compiled when numba imports).  :func:`warm` compiles or loads every kernel once; the
 numba cache lives in ``gossip/kernels/__pycache__`` (numba falls back to its user-wide
 cache directory when the package is not writable, or set ``NUMBA_CACHE_DIR``).
 """
@@ -75,12 +75,14 @@ def _compiled_kernels() -> Kernels:
 
 
 def available() -> bool:
-    """numba imports and every kernel compiles (or loads from the cache) and runs."""
+    """numba imports.  Kernels compile on first use (once per install: ``cache=True``) or all
+    at once with :func:`warm` (``python -m gossip.kernels``); loading only what a run calls
+    keeps every rank's start-up short."""
     if "available" not in _STATE:
         try:
-            warm()
+            import numba  # noqa: F401
             _STATE["available"] = True
-        except Exception as exc:  # ImportError, numba errors: compiled mode is unavailable
+        except Exception as exc:  # ImportError, a broken numba/llvmlite install
             _STATE["available"] = False
             _STATE["error"] = exc
     return _STATE["available"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 import time
 
-from . import _STATE, available
+from . import _STATE, available, warm
 
 
 def main() -> int:
@@ -14,6 +14,7 @@ def main() -> int:
     if not available():
         print(f"compiled kernels unavailable: {_STATE.get('error')!r}", file=sys.stderr)
         return 1
+    warm()
     print(f"compiled kernels ready ({time.perf_counter() - t:.1f} s)")
     return 0
 
