@@ -53,7 +53,7 @@ def _choco(setup):
                             name=a.name,
                             neighbours={i: setup.topo.neighbours[i] for i in setup.local_ranks})
     return ChocoSGD(weights=weights, channel=channel, lr=a.lr, gamma=a.gamma, l1=a.l1, name=a.name,
-                    residual_order=a.residual_order)
+                    residual_order=a.residual_order, kernels=setup.kernels)
 
 
 def _dpsgd(setup):

@@ -201,7 +201,7 @@ class TrainConfig:
                       "count), or auto (cuda when available); models, messages and codecs are "
                       "identical either way, the algorithms work on a host copy",
                       flag="--device", choices=("auto", "cpu", "cuda"))
-    kernels: str = opt("auto", "VSC codec implementation: compiled = numba JIT (compiled once, then "
+    kernels: str = opt("auto", "VSC codec and CHOCO/Malcom copy-update implementation: compiled = numba JIT (compiled once, then "
                        "loaded from numba's cache; warm it with python -m gossip.kernels), numpy = "
                        "the reference, auto = compiled when numba is installed; messages and "
                        "models are byte-identical either way", flag="--kernels",

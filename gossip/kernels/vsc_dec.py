@@ -125,28 +125,30 @@ def _table(p, nbits, d):
 
 
 @njit(cache=True)
-def _gap(p, j, uc, pc, lc, M, b, c, L, nbits):
-    """Next Golomb gap of coded symbol ``j`` (cursors advanced) -> gap, or -1 if invalid."""
-    q, nu = _read_unary(p, uc[j], nbits)
-    uc[j] = nu
-    wb = b[j] - 1
+def _gap(p, j, cur, par, nbits):
+    """Next Golomb gap of coded symbol ``j`` -> gap, or -1 if invalid.  ``cur[0..2, j]``: its
+    unary, remainder and last-bit cursors (advanced); ``par[0..4, j]``: M, b, c, L and
+    ``(L - 1) // M``, the largest quotient that fits.  Two array arguments, not nine: every
+    array argument costs a reference count update per call."""
+    q, nu = _read_unary(p, cur[0, j], nbits)
+    cur[0, j] = nu
+    wb = par[1, j] - 1
     v = np.int64(0)
     if wb > 0:
-        v = _get(p, pc[j], wb)
-        pc[j] += wb
-    m = M[j]
-    cj = c[j]
+        v = _get(p, cur[1, j], wb)
+        cur[1, j] += wb
+    m = par[0, j]
+    cj = par[2, j]
     if v >= cj and m > 1:
-        bit = _peek56(p, lc[j]) >> 55
-        lc[j] += 1
+        bit = _peek56(p, cur[2, j]) >> 55
+        cur[2, j] += 1
         rem = 2 * v + bit - cj
     else:
         rem = v
-    Lj = L[j]
-    if q < 0 or q > (Lj - 1) // m:
+    if q < 0 or q > par[4, j]:
         return np.int64(-1)
     g = q * m + rem
-    if g >= Lj:
+    if g >= par[3, j]:
         return np.int64(-1)
     return g
 
@@ -182,9 +184,8 @@ def _supports_decode(p, nbits, pos, sym, cnt, M, b, c, L, out, small):
         G += nk[j]
     if G > nbits - pos:
         return 14
-    uc = np.empty(J, np.int64)
-    pc = np.empty(J, np.int64)
-    lc = np.empty(J, np.int64)
+    curs = np.empty((3, J), np.int64)
+    uc, pc, lc = curs[0], curs[1], curs[2]
     cur = pos
     for j in range(J - 1, -1, -1):
         uc[j] = cur
@@ -221,8 +222,12 @@ def _supports_decode(p, nbits, pos, sym, cnt, M, b, c, L, out, small):
     E = np.empty(J, np.int64)
     last = np.empty(J, np.int64)
     left = nk.copy()
+    par = np.empty((5, J), np.int64)
     for j in range(J):
-        g = _gap(p, j, uc, pc, lc, M, b, c, L, nbits)
+        par[0, j], par[1, j], par[2, j], par[3, j] = M[j], b[j], c[j], L[j]
+        par[4, j] = (L[j] - 1) // M[j]
+    for j in range(J):
+        g = _gap(p, j, curs, par, nbits)
         if g < 0:
             return 18
         E[j] = g
@@ -258,7 +263,7 @@ def _supports_decode(p, nbits, pos, sym, cnt, M, b, c, L, out, small):
         out[at] = sym[js + 1]
         left[js] -= 1
         if left[js] > 0:
-            g = _gap(p, js, uc, pc, lc, M, b, c, L, nbits)
+            g = _gap(p, js, curs, par, nbits)
             if g < 0:
                 return 18
             slot = last[js] + g + 1
