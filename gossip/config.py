@@ -203,13 +203,15 @@ class TrainConfig:
                                   "stopping every rank with a message naming it (MPI only)",
                                   flag="--exchange-timeout", lo=0.0, lo_open=True)
     checkpoint_every: int = opt(100, "write a checkpoint set (every rank) every N rounds; 0 = only "
-                                "when stopped by SIGTERM/SIGUSR1", flag="--checkpoint-every", lo=0)
+                                "when stopped by SIGTERM/SIGUSR1 (sync only: an async run "
+                                "checkpoints when it is stopped)", flag="--checkpoint-every", lo=0)
     keep_checkpoints: int = opt(2, "checkpoint sets kept on disk (older ones are deleted)",
                                 flag="--keep-checkpoints", lo=1)
     resume: bool = opt(False, "continue from the newest complete checkpoint set in --out (start "
                        "fresh when there is none: safe for requeued batch jobs)", flag="--resume")
-    stop_at_round: int | None = opt(None, "behave as if signalled after this round: checkpoint "
-                                    "and exit with code 75 (testing preemption)",
+    stop_at_round: int | None = opt(None, "behave as if signalled after this round (async: "
+                                    "after each rank's own step N): checkpoint and exit with "
+                                    "code 75 (testing preemption)",
                                     flag="--stop-at-round", lo=1, nullable=True)
     mode: str = opt("sync", "sync (every round a barrier) or async (malcom/choco/dpsgd: each "
                     "rank steps at its own pace on per-edge public copies, bounded by "

@@ -25,13 +25,24 @@ class AsyncRank:
         self.rank, self.state = worker.rank, worker.state
         self.peers = algorithm.peers[self.rank]
         self.bound, self.slow, self.evaluate, self.d = int(bound), float(slow), evaluate, d
-        self.hist = np.zeros(self.bound + 1, dtype=np.int64)
-        self.wait_s = 0.0
+        if self.state.staleness is None:  # else restored from a checkpoint
+            self.state.staleness = np.zeros(self.bound + 1, dtype=np.int64)
+        self.hist = self.state.staleness
+        self.start_step = self.state.step
         self.ended: set[int] = set()
         self.digests: dict[int, bytes] = {}
         self.rows: list[np.ndarray] = []
         self.last_acc = float("nan")
         self.stop_seen = False  # a neighbour ended on a stop signal: end too (it spreads)
+        self.stopped = False  # ended by a stop request: checkpoint after the flush
+
+    @property
+    def wait_s(self) -> float:
+        return self.state.wait_s
+
+    @wait_s.setter
+    def wait_s(self, v: float) -> None:
+        self.state.wait_s = v
 
     # -- messages ----------------------------------------------------------------------
     def absorb(self) -> None:
