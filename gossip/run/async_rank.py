@@ -14,6 +14,7 @@ import time
 import numpy as np
 
 from ..comm.async_base import DIGEST, END
+from .build import straggle
 from .errors import RunError
 
 ASYNC_FIELDS = ("wait_s", "staleness")  # appended to metrics.FIELDS in async rows
@@ -78,11 +79,10 @@ class AsyncRank:
         w, st = self.w, self.state
         clock = time.perf_counter
         w.new_round()
-        t0, c0 = clock(), w.compute_s
+        t0, c0, cpu0 = clock(), w.compute_s, time.thread_time()
         out, w.info = self.alg.compose(st, w.model.x, w)
+        straggle(self.slow, cpu0)  # the straggler experiment: the step lasts FACTOR times longer
         spent = clock() - t0
-        if self.slow > 1:  # the straggler experiment: this step lasts FACTOR times longer
-            time.sleep((self.slow - 1.0) * spent)
         self.net.round = st.step
         for j in sorted(out):
             self.net.post(self.rank, j, st.step, out[j])

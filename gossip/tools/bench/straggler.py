@@ -4,8 +4,10 @@ one rank 1x, 2x, 4x, 8x slower (``--slowdown``), on rings of 4 and 8 ranks under
 Time to target: the first wall-clock second at which the mean over ranks of each rank's latest
 evaluated test accuracy (its own model, every ``--eval-every`` steps) reaches ``--target``;
 bytes to target: payload bytes all ranks sent up to then.  The same definition for both modes
-(sync rows are per round, async rows per local step).  Prints the table and the targets, and
-saves a plot (matplotlib, Agg).
+(sync rows are per round, async rows per local step); not the network average, which an
+async run can only evaluate after its final flush (docs/algorithms.md 7b).  ``--max-staleness``
+takes several bounds (a sweep).  Prints the table and the targets, and saves a plot
+(matplotlib, Agg).
 """
 
 from __future__ import annotations
@@ -105,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--target", type=float, default=0.93)
     p.add_argument("--rounds", type=int, default=600)
     p.add_argument("--eval-every", type=int, default=10)
-    p.add_argument("--max-staleness", type=int, nargs="+", default=[8],
+    p.add_argument("--max-staleness", type=int, nargs="+", default=[2],
                    help="async runs with each of these bounds (a sweep)")
     p.add_argument("--slow-rank", type=int, default=1)
     p.add_argument("--plot", default="straggler.png", help="where to save the plot")
