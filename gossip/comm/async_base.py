@@ -3,7 +3,8 @@
 A message is an int64 header and its payload.  The header is the sender's local step (>= 1)
 for a data message, ``END`` after the sender's last step, ``DIGEST`` for the after-flush check
 of the public copies.  The header counts as control bytes (8 per message in the simulator,
-16 under MPI where it also holds the payload size), the payload as payload bytes, in the rank's :class:`ByteCounter`.
+16 under MPI, where it also holds the payload size), the payload as payload bytes, in the
+rank's :class:`ByteCounter`.
 """
 
 from __future__ import annotations

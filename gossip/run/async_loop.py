@@ -20,9 +20,9 @@ import time
 import numpy as np
 
 from ..comm.async_inprocess import SimulatedNetwork
+from . import resume
 from .async_rank import ASYNC_FIELDS, AsyncRank
 from .build import slow_factor
-from . import resume
 from .errors import Preempted
 from .loop import Run, evaluate
 from .metrics import FIELDS, MetricsLog

@@ -106,7 +106,8 @@ def test_bad_combinations_one_clear_message_exit_2(tmp_path, flags, words):
 
 def rank_steps(out):
     rows = [r for r in read_metrics(out) if r["rank"] >= 0]
-    return {k: sorted(r["round"] for r in rows if r["rank"] == k) for k in {r["rank"] for r in rows}}
+    return {k: sorted(r["round"] for r in rows if r["rank"] == k)
+            for k in {r["rank"] for r in rows}}
 
 
 def test_stop_checkpoints_every_rank_at_its_own_step_and_resume_continues(tmp_path, monkeypatch):
