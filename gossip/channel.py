@@ -52,13 +52,15 @@ class Channel:
         self.compressor, self.codec, self.seed, self.purpose = compressor, codec, seed, purpose
 
     @classmethod
-    def build(cls, compressor: str, codec: str, block_sizes, seed: int, **options) -> Channel:
-        """Compressor and codec by registry name; ``options`` go to the compressor factory."""
+    def build(cls, compressor: str, codec: str, block_sizes, seed: int, kernels: str = "numpy",
+              **options) -> Channel:
+        """Compressor and codec by registry name; ``options`` go to the compressor factory;
+        ``kernels`` picks the codec implementation (:func:`gossip.kernels.select`)."""
         check_pair(compressor, codec)
         blocks = Blocks.of(block_sizes)
         comp = compressors.REGISTRY.build(compressor, blocks, **options)
         cod = codecs.REGISTRY.build(codec, blocks, levels=getattr(comp, "levels", 1),
-                                    dtype=getattr(comp, "dtype", np.int8))
+                                    dtype=getattr(comp, "dtype", np.int8), kernels=kernels)
         return cls(comp, cod, seed=seed)
 
     def _rng(self, sender: int, round_: int, stream: int) -> np.random.Generator:

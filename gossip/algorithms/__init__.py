@@ -2,7 +2,9 @@
 
 ``REGISTRY`` maps each ``--algorithm`` name to a builder ``(setup) -> Algorithm`` and records
 its per-algorithm defaults (``defaults``: what a None in the algorithm config resolves to) and
-whether it runs on the graph (``graph``: neighbours only) or over an allgather of every rank.
+whether it runs on the graph (``graph``: neighbours only) or over an allgather of every rank;
+``depends_on_rounds`` (a reason) marks an algorithm whose trajectory depends on the planned
+number of rounds, so a resumed run may not change ``--rounds`` (gossip.run.resume.rounds_dependence).
 ``setup`` carries the algorithm config (``setup.a``), the topology, the block sizes, the local
 ranks, the seed, the number of rounds and the time-varying settings (see gossip.run.build).
 """
@@ -30,7 +32,7 @@ def _graph(setup):
     """W's rows for the local ranks, the channel, and the W(t) schedule (None when static)."""
     a, topo = setup.a, setup.topo
     channel = Channel.build(a.compressor, a.codec, setup.block_sizes, seed=setup.seed,
-                            levels=a.levels, norm=a.norm, tau_scaling=a.tau_scaling,
+                            kernels=setup.kernels, levels=a.levels, norm=a.norm, tau_scaling=a.tau_scaling,
                             subtractive=a.subtractive_dither, ratio=a.ratio, unbiased=a.unbiased)
     schedule = None
     if setup.time_varying != "static":
@@ -50,7 +52,8 @@ def _choco(setup):
         return EdgeChocoSGD(schedule=schedule, channel=channel, lr=a.lr, gamma=a.gamma, l1=a.l1,
                             name=a.name,
                             neighbours={i: setup.topo.neighbours[i] for i in setup.local_ranks})
-    return ChocoSGD(weights=weights, channel=channel, lr=a.lr, gamma=a.gamma, l1=a.l1, name=a.name)
+    return ChocoSGD(weights=weights, channel=channel, lr=a.lr, gamma=a.gamma, l1=a.l1, name=a.name,
+                    residual_order=a.residual_order)
 
 
 def _dpsgd(setup):
@@ -58,8 +61,9 @@ def _dpsgd(setup):
     if getattr(setup, "mode", "sync") == "async":
         return build_async("dpsgd", weights, channel, setup.a)
     if schedule is not None:
-        return EdgeDPSGD(schedule=schedule, channel=channel, lr=setup.a.lr)
-    return DPSGD(weights=weights, channel=channel, lr=setup.a.lr)
+        return EdgeDPSGD(schedule=schedule, channel=channel, lr=setup.a.lr,
+                         form=setup.a.dpsgd_form)
+    return DPSGD(weights=weights, channel=channel, lr=setup.a.lr, form=setup.a.dpsgd_form)
 
 
 def _common(setup) -> dict:
@@ -83,6 +87,7 @@ REGISTRY.register("dpsgd", _dpsgd, graph=True, help="uncompressed D-PSGD",
 REGISTRY.register("adaptive-topk", lambda s: AdaptiveTopK(
     budget_ratio=s.a.budget_ratio, rounds=s.rounds, error_feedback=s.a.error_feedback,
     rho=s.a.rho, window=s.a.norm_window, **_common(s)), graph=False, defaults=_SPARSE,
+    depends_on_rounds="its communication budget is spread over train.rounds",
     help="Adaptive Top-K SGD")
 REGISTRY.register("gdsec", lambda s: GDSEC(beta=s.a.beta, xi=s.a.xi, variant=s.a.gdsec_variant,
                                            **_common(s)),

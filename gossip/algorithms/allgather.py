@@ -119,7 +119,7 @@ class AdaptiveTopK(_AllgatherAlgorithm):
 
     def absorb(self, state: AdaptiveTopKState, x: np.ndarray, inbox, round_: int) -> None:
         total = self._gather(state.rank, state.pending, inbox, round_)
-        x -= np.float32(self.lr / self.world) * total
+        x -= np.float32(self.eta(round_) / self.world) * total
         state.pending = None
 
 
@@ -151,7 +151,6 @@ class GDSEC(_AllgatherAlgorithm):
         if variant not in ("difference", "shift"):
             raise ValueError(f"GD-SEC variant must be 'difference' or 'shift', got {variant!r}")
         self.beta, self.xi, self.variant = float(beta), float(xi), variant
-        self.alpha = self.lr / self.world
 
     def init_state(self, rank: int, x0: np.ndarray) -> GDSECState:
         z = lambda: np.zeros(self.d, dtype=np.float32)  # noqa: E731
@@ -165,7 +164,8 @@ class GDSEC(_AllgatherAlgorithm):
         if state.x_prev is None:
             tau = np.float32(0)
         else:
-            tau = np.float32(self.xi / (self.alpha * self.world)) * np.abs(x - state.x_prev)
+            alpha = self.eta(state.round - 1) / self.world  # the rate that made x − x_prev
+            tau = np.float32(self.xi / (alpha * self.world)) * np.abs(x - state.x_prev)
         out, c, nbytes = self._send(state.rank, v, state.round, tau=tau)
         idx = c.indices
         state.memory.keep_unsent(v, idx)
@@ -188,7 +188,7 @@ class GDSEC(_AllgatherAlgorithm):
         else:
             step = state.g_all + total
             state.g_all += beta * total
-        x -= np.float32(self.alpha) * step
+        x -= np.float32(self.eta(round_) / self.world) * step
         state.pending = None
 
 
@@ -213,8 +213,9 @@ class SASG(_AllgatherAlgorithm):
     more than D rounds old (always in the first D rounds); then send c = TopK_h(α·g + e) per
     tensor (h = ``ratio``) and keep e ← α·g + e − c.  A skipping rank sends an empty payload and
     everyone reuses its last c.  Threshold, ``rule``: "paper" = (1/α²)·Σ_{d=1..D} (ξ/D)·‖Δθ_d‖²
-    [A: ξ_d = ξ/D]; "code_compat" = the MNIST notebook's (1/(2α))·Σ_{d=1..D−1} ‖Δθ_d‖² (both in
-    this module's mean convention).  Costs a second backward pass when k ≥ D."""
+    [A: ξ_d = ξ/D]; "code_compat" = the MNIST notebook's Σ_{d=1..D−1} ‖Δθ_d‖²/(2·α_w·M²) with
+    α_w = η/M, i.e. Σ_{d=1..D−1} ‖Δθ_d‖²/(2·η·M) here (docs/algorithms.md §9).  Costs a second
+    backward pass when k ≥ D."""
 
     name = "sasg"
 
@@ -228,11 +229,14 @@ class SASG(_AllgatherAlgorithm):
     def init_state(self, rank: int, x0: np.ndarray) -> SASGState:
         return SASGState(rank=rank, memory=ErrorMemory.zeros(self.d))
 
-    def threshold(self, history: list) -> float:
-        a = self.lr
+    def threshold(self, history: list, lr: float | None = None) -> float:
+        """The skip threshold for the stored ‖Δθ‖² ``history`` at rate ``lr`` (default --lr)."""
+        a = self.lr if lr is None else lr
         if self.rule == "paper":
             return (self.xi / self.D) * float(sum(history[-self.D:])) / a**2
-        return float(sum(history[-(self.D - 1):])) / (2 * a) if self.D > 1 else 0.0
+        if self.D == 1:
+            return 0.0
+        return float(sum(history[-(self.D - 1):])) / (2 * a * self.world)
 
     always_send = False
 
@@ -244,14 +248,15 @@ class SASG(_AllgatherAlgorithm):
         if k >= self.D and not self.always_send:
             stale = oracle.grad(state.x_sent)
             delta = float(np.sum((g.astype(np.float64) - stale) ** 2))
-            communicate = delta > self.threshold(state.history) or state.staleness > self.D
+            communicate = (delta > self.threshold(state.history, self.eta(state.round))
+                           or state.staleness > self.D)
         state.skipped = not communicate
         if not communicate:
             state.staleness += 1
             state.pending = state.last[state.rank]
             empty = {j: b"" for j in range(self.world) if j != state.rank}
             return empty, RoundInfo(message_bytes=0, kept=0.0, skipped=1.0)
-        p = state.memory.compensate(np.float32(self.lr) * g)
+        p = state.memory.compensate(np.float32(self.eta(state.round)) * g)
         out, c, nbytes = self._send(state.rank, p, state.round)  # top-k per tensor
         state.memory.keep_unsent(p, c.indices)
         state.x_sent = x.copy()

@@ -54,6 +54,12 @@ class Algorithm(ABC):
     name: str
     label: str = "the neighbour exchange"  # names the exchange in failure messages
     all_ranks: bool = False  # True: every rank talks to every other (allgather methods)
+    lr: float = 0.0  # the first (or constant) learning rate η
+    lr_at = None  # round t -> η_t (gossip.schedules.make); None: η_t = lr in every round
+
+    def eta(self, t: int) -> float:
+        """The learning rate of round ``t`` (1-based)."""
+        return self.lr if self.lr_at is None else self.lr_at(t)
 
     @abstractmethod
     def init_state(self, rank: int, x0: np.ndarray):

@@ -11,6 +11,10 @@ after the consensus step.  One round on rank i:
 
 Only the mixed copy s_i = Σ_j w_ij x̂_j is kept, not one copy per neighbour.
 
+``residual_order="prox"`` [A] (docs/algorithms.md §4.3): the public copy tracks the prox'ed
+model, x = soft(x_half + γ·(s_i − x̂_i), η·μ) on the previous round's copies, then q = C(x − x̂_i)
+and the copies update; a coordinate that stays exactly zero sends exactly zero.
+
 Tuning guide.  γ trades consensus speed against compression noise.  Malcom's default quantizer
 is σ = ||v||_2 per tensor with CHOCO's 1/τ scaling and s = 4: most symbols are 0, so a message
 costs about 0.47 bits per entry, but it tolerates only a small γ (measured on digits, 4-8 ranks:
@@ -53,7 +57,7 @@ class ChocoSGD(Algorithm):
     name = "choco"
 
     def __init__(self, *, weights: dict[int, dict[int, float]], channel: Channel, lr: float,
-                 gamma: float, l1: float = 0.0, name: str = "choco"):
+                 gamma: float, l1: float = 0.0, name: str = "choco", residual_order: str = "half"):
         """``weights[i][j]`` = w_ij for j ∈ N_i ∪ {i} (rows of W for the local ranks)."""
         self.weights = {i: {j: np.float32(w) for j, w in sorted(row.items())}
                         for i, row in weights.items()}
@@ -62,6 +66,9 @@ class ChocoSGD(Algorithm):
         self.lr, self.gamma, self.l1 = float(lr), float(gamma), float(l1)
         self.name = name
         self._work: dict[int, np.ndarray] = {}  # per-rank scratch vector (not checkpointed)
+        if residual_order not in ("half", "prox"):
+            raise ValueError(f"residual order must be 'half' or 'prox', got {residual_order!r}")
+        self.prox_first = residual_order == "prox"
 
     def _scratch(self, state: ChocoState) -> np.ndarray:
         buf = self._work.get(state.rank)
@@ -76,10 +83,17 @@ class ChocoSGD(Algorithm):
         return ChocoState(rank=rank, x_hat=x0.copy(), s=x0.copy())
 
     def compose(self, state: ChocoState, x: np.ndarray, oracle: GradientOracle):
-        x -= np.float32(self.lr) * oracle.grad()  # x_half, in place
         state.round += 1
+        eta = self.eta(state.round)
+        x -= np.float32(eta) * oracle.grad()  # x_half, in place
+        tmp = self._scratch(state)
+        if self.prox_first:  # consensus on the previous copies and the prox, then the residual
+            y = np.subtract(state.s, state.x_hat, out=tmp)
+            np.multiply(np.float32(self.gamma), y, out=y)
+            np.add(x, y, out=y)
+            soft_threshold(y, eta * self.l1, out=x)
         # the residual in scratch: the compressor must not keep it past absorb (none does)
-        residual = np.subtract(x, state.x_hat, out=self._scratch(state))
+        residual = np.subtract(x, state.x_hat, out=tmp)
         state.pending = self.channel.send(residual, state.rank, state.round)
         msg = state.pending.message
         return {j: msg for j in self.peers[state.rank]}, info_from(state.pending)
@@ -101,7 +115,9 @@ class ChocoSGD(Algorithm):
             dq = own if j == i else self.decode_from(self.channel, i, j, inbox[j], round_)
             state.s += np.multiply(w, dq, out=tmp)
         state.pending = None
+        if self.prox_first:
+            return
         y = np.subtract(state.s, state.x_hat, out=tmp)  # y = x + γ·(s − x̂), same op order
         np.multiply(np.float32(self.gamma), y, out=y)
         np.add(x, y, out=y)
-        soft_threshold(y, self.lr * self.l1, out=x)
+        soft_threshold(y, self.eta(round_) * self.l1, out=x)

@@ -47,8 +47,8 @@ class EdgeChocoSGD(Algorithm):
                               theirs={j: x0.copy() for j in self.neighbours[rank]})
 
     def compose(self, state: EdgeChocoState, x: np.ndarray, oracle: GradientOracle):
-        x -= np.float32(self.lr) * oracle.grad()
         state.round += 1
+        x -= np.float32(self.eta(state.round)) * oracle.grad()
         i, t = state.rank, state.round
         state.pending = {j: self.channel.send(x - state.own[j], i, t, stream=j + 1)
                          for j in self.schedule.neighbours(t, i)}
@@ -68,14 +68,15 @@ class EdgeChocoSGD(Algorithm):
             state.theirs[j] += self.decode_from(self.channel, i, j, inbox[j], round_, stream=i + 1)
             mix += np.float32(row[j]) * (state.theirs[j] - state.own[j])
         state.pending = None
-        soft_threshold(x + np.float32(self.gamma) * mix, self.lr * self.l1, out=x)
+        soft_threshold(x + np.float32(self.gamma) * mix, self.eta(round_) * self.l1, out=x)
 
 
 class EdgeDPSGD(DPSGD):
-    """D-PSGD with W(t): x_i ← Σ_{j ∈ N_i(t) ∪ {i}} w_ij(t)·x_j − η·g."""
+    """D-PSGD with W(t): x_i ← Σ_{j ∈ N_i(t) ∪ {i}} w_ij(t)·(x_j − η·g_j) (``atc``) or
+    Σ_j w_ij(t)·x_j − η·g_i (``cta``)."""
 
-    def __init__(self, *, schedule, channel: Channel, lr: float):
-        super().__init__(weights={}, channel=channel, lr=lr)
+    def __init__(self, *, schedule, channel: Channel, lr: float, form: str = "atc"):
+        super().__init__(weights={}, channel=channel, lr=lr, form=form)
         self.schedule = schedule
 
     def row(self, i: int, round_: int) -> dict[int, float]:

@@ -44,8 +44,8 @@ def _kernels(rest: list[str]) -> int:
     return main(rest)
 
 
-BENCHES.register("kernels", _kernels, help="compiled (numba) vs numpy VSC encode/decode and "
-                 "quantizer kernels, against zstd-3 on the same symbols")
+BENCHES.register("kernels", _kernels, help="compiled VSC codec against numpy and zstd-3, and the "
+                 "quantizer kernels against numpy (gossip bench kernels --help)")
 BENCHES.register("dither", _tool("dither"), help="quantization error of each dither mode on "
                  "a real training residual")
 BENCHES.register("straggler", _tool("straggler"), help="time and bytes to a target accuracy, "

@@ -8,6 +8,8 @@ import sys
 import traceback
 from pathlib import Path
 
+import numpy as np
+
 from .options import add_config_flags, overrides_from
 
 EXIT_CONFIG = 2
@@ -69,17 +71,21 @@ def cmd_train(args: argparse.Namespace) -> int:
         say(f"gossip: stopped by {why} after round {e.round}; every rank checkpointed it. "
             f"Continue with: gossip train --resume --out {cfg.train.out} (same settings)", err=True)
         return EXIT_PREEMPTED
-    except CheckpointError as e:  # every rank reaches the same verdict (agreed collectively)
-        print(f"gossip: rank {rank}: checkpoint error: {e}", file=sys.stderr, flush=True)
+    except CheckpointError as e:  # the ranks agreed on it collectively
+        if e.everywhere:  # the same verdict on every rank: rank 0 says it
+            say(f"gossip: checkpoint error: {e}", err=True)
+        else:
+            print(f"gossip: rank {rank}: checkpoint error: {e}", file=sys.stderr, flush=True)
         return EXIT_CONFIG
     except (ConfigError, RunError, TopologyError) as e:
         if not started:  # same inputs on every rank: one message, every rank exits 2
             prefix = "topology error: " if isinstance(e, TopologyError) else ""
             say(f"gossip: {prefix}{e}", err=True)
             return EXIT_CONFIG
-        return _fail(rank, world, e, trace=False)
+        return _fail(rank, world, e, trace=False, started=True)
     except Exception as e:  # noqa: BLE001 - any failure on one rank must not hang the others
-        return _fail(rank, world, e, trace=not isinstance(e, _quiet_errors()))
+        return _fail(rank, world, e, trace=not isinstance(e, _quiet_errors()),
+                     started=bool(started))
 
 
 def _quiet_errors() -> tuple[type, ...]:
@@ -89,8 +95,8 @@ def _quiet_errors() -> tuple[type, ...]:
     return (NeighbourDecodeError, LostPeerError)
 
 
-def _fail(rank: int, world, e: BaseException, trace: bool) -> int:
-    """A failure on this rank during training: say so, then stop every rank (MPI Abort)."""
+def _fail(rank: int, world, e: BaseException, trace: bool, started: bool) -> int:
+    """A failure on this rank: say so, then stop every rank (MPI Abort)."""
     msg = str(e) if str(e).startswith("rank ") else f"rank {rank}: {e}"
     print(f"gossip: {msg}", file=sys.stderr, flush=True)
     if trace:
@@ -98,38 +104,37 @@ def _fail(rank: int, world, e: BaseException, trace: bool) -> int:
     if world is not None and world.Get_size() > 1:
         import time
 
-        print(f"gossip: rank {rank}: stopping every rank (the last complete checkpoint set "
-              f"stays in the run directory)", file=sys.stderr, flush=True)
+        kept = " (the checkpoint sets written so far stay in the run directory)" if started else ""
+        print(f"gossip: rank {rank}: stopping every rank{kept}", file=sys.stderr, flush=True)
         time.sleep(1.0)  # let the launcher forward these lines before Abort tears it down
         world.Abort(EXIT_FAILURE)
     return EXIT_FAILURE
 
 
 def _train(cfg, kind: str, n: int, say, started: list) -> int:
+    from ..run import resume
     from ..run.build import build_communicator, build_topology
-    from ..run.errors import RunError
     from ..run.loop import Run
     from ..run.metrics import format_summary
-    from ..run.output import verdict, write_config
+    from ..run.output import write_config
 
     topo = build_topology(cfg, n)
     comm = build_communicator(cfg, kind, topo)
-    # The root picks and checks the output directory; everyone learns the verdict.
-    answer = comm.broadcast_str(verdict(cfg, comm.size) if comm.is_root else None)
-    if answer.startswith("ERR "):
-        raise RunError(answer[4:])
-    _, found, out_text = answer.split(" ", 2)
-    out = Path(out_text)
-    resume_round = None if found == "-" else int(found)
+    out, candidates = _agree_on_out(cfg, comm)
     cfg.train.out = str(out)
-    say(f"gossip {cfg.algorithm.name}: {comm.size} ranks, {comm.name} communicator; "
+    ranks = f"{comm.size} rank" + ("s" if comm.size != 1 else "")
+    say(f"gossip {cfg.algorithm.name}: {ranks}, {comm.name} communicator; "
         f"topology {topo.summary()}")
     if cfg.train.mode == "async":
         from ..run.async_loop import AsyncRun as Run
     run = Run(cfg, comm, topo, out)
+    run.say = say
+    resume_round, resumed = None, None
     if cfg.train.resume:
+        resume_round, resumed = resume.pick(run, candidates,
+                                            lambda note: say(f"gossip: {note}", err=True))
         say(f"resuming from the round-{resume_round} checkpoint in {out}/ckpt" if resume_round
-            else f"--resume: no complete checkpoint in {out}/ckpt, starting from round 1")
+            else f"--resume: no usable checkpoint in {out}/ckpt, starting from round 1")
     if comm.is_root and resume_round is None:
         out.mkdir(parents=True, exist_ok=True)
         write_config(out, cfg, topo, comm, run.d)
@@ -138,8 +143,32 @@ def _train(cfg, kind: str, n: int, say, started: list) -> int:
         f"({len(run.data.y_train)} train / {len(run.data.y_test)} test, {cfg.data.partition}); "
         f"writing {out}/")
     started.append(True)
-    summary = run.execute(resume_round)
+    summary = run.execute(resume_round, resumed)
     if summary is not None:
         say(format_summary(summary))
-        say(f"outputs: {out}/ (config.toml, metrics.jsonl, summary.json, model.pt)")
+        names = ("config.toml", "metrics.jsonl", "summary.json", "model.pt", "rank_models/",
+                 "ckpt/")
+        say(f"outputs: {out}/ ({', '.join(n for n in names if (out / n.rstrip('/')).exists())})")
     return 0
+
+
+def _agree_on_out(cfg, comm) -> tuple[Path, list[int]]:
+    """The root picks and checks the output directory; then every rank checks that it can
+    write there, and all agree.  Returns (directory, complete checkpoint rounds newest first)."""
+    from ..run.errors import RunError
+    from ..run.output import unusable, verdict
+
+    answer = comm.broadcast_str(verdict(cfg, comm.size) if comm.is_root else None)
+    if answer.startswith("ERR "):
+        raise RunError(answer[4:])
+    _, found, out_text = answer.split(" ", 2)
+    out = Path(out_text)
+    own = None if comm.is_root else unusable(out, given=bool(cfg.train.out))
+    failed = int(comm.allreduce_sum({r: np.array([float(own is not None)])
+                                     for r in comm.local_ranks})[0])
+    if own:
+        print(f"gossip: rank {comm.local_ranks[0]}: {own}", file=sys.stderr, flush=True)
+    if failed:
+        raise RunError(f"{failed} rank(s) cannot write the output directory {out} (their "
+                       f"messages say why); choose an --out every rank can write")
+    return out, [] if found == "-" else [int(r) for r in found.split(",")]

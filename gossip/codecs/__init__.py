@@ -21,8 +21,8 @@ from .raw import RawCodec  # noqa: E402
 from .sparse import SparseCodec  # noqa: E402
 
 REGISTRY = Registry("codec")
-REGISTRY.register("vsc", lambda blocks, *, levels, dtype, **_:
-                  QuantizedCodec("vsc", levels, blocks.sizes, dtype=dtype),
+REGISTRY.register("vsc", lambda blocks, *, levels, dtype, kernels="numpy", **_:
+                  QuantizedCodec("vsc", levels, blocks.sizes, dtype=dtype, kernels=kernels),
                   help="vector source coding (Elias + Golomb run lengths)", kind=Quantized)
 REGISTRY.register("packed", lambda blocks, *, levels, dtype, **_:
                   QuantizedCodec("packed", levels, blocks.sizes, dtype=dtype),

@@ -23,21 +23,26 @@ MAGIC = b"GQ"
 VERSION = 1
 
 
-def encode(q: Quantized, packed: bool = False) -> bytes:
-    """``packed``: fixed-width symbols instead of vector source coding (same frame)."""
-    return encode_counted(q, packed)[0]
+def encode(q: Quantized, packed: bool = False, vsc_encode=vsc.encode) -> bytes:
+    """``packed``: fixed-width symbols instead of vector source coding (same frame);
+    ``vsc_encode``: the VSC implementation (the numpy reference or its compiled twin)."""
+    return encode_counted(q, packed, lambda z: (vsc_encode(z), None))[0]
 
 
-def encode_counted(q: Quantized, packed: bool = False) -> tuple[bytes, np.ndarray | None]:
-    """:func:`encode`, plus the symbol counts VSC built on the way (None when packed)."""
+def encode_counted(q: Quantized, packed: bool = False,
+                   vsc_encode_counted=vsc.encode_counted) -> tuple[bytes, np.ndarray | None]:
+    """:func:`encode`, plus the symbol counts the VSC encoder built on the way (None when
+    packed, or when the encoder does not report them)."""
     scales = np.ascontiguousarray(q.scales, dtype="<f4")
     head = MAGIC + bytes([VERSION]) + _varint(q.levels) + _varint(scales.size) + scales.tobytes()
-    body, counts = (vsc.encode_packed(q.symbols), None) if packed else vsc.encode_counted(q.symbols)
+    body, counts = (vsc.encode_packed(q.symbols), None) if packed else vsc_encode_counted(q.symbols)
     return head + struct.pack("<I", zlib.crc32(head)) + body, counts
 
 
-def decode(data: bytes, *, levels: int, block_sizes: np.ndarray, dtype=np.int8) -> Quantized:
-    """Parse and check a frame against the receiver's own layout (levels, blocks)."""
+def decode(data: bytes, *, levels: int, block_sizes: np.ndarray, dtype=np.int8,
+           vsc_decode=vsc.decode) -> Quantized:
+    """Parse and check a frame against the receiver's own layout (levels, blocks);
+    ``vsc_decode``: the VSC implementation (the numpy reference or its compiled twin)."""
     data = as_message(data)
     if len(data) < 3 or data[:2] != MAGIC:
         raise DecodeError("not a quantized frame (bad magic)")
@@ -58,27 +63,39 @@ def decode(data: bytes, *, levels: int, block_sizes: np.ndarray, dtype=np.int8) 
     scales = np.frombuffer(data, dtype="<f4", count=nb, offset=pos).astype(np.float32)
     if not np.isfinite(scales).all() or (scales < 0).any():
         raise DecodeError("quantized frame carries a negative or non-finite scale")
-    z = vsc.decode(data[end + 4:], expected_size=int(np.sum(block_sizes)))
-    if z.size and (z.min() < -levels or z.max() > levels):  # else the cast below would wrap
+    z = vsc_decode(data[end + 4:], expected_size=int(np.sum(block_sizes)))
+    if z.size and (int(z.min()) < -levels or int(z.max()) > levels):  # else the cast would wrap
         raise DecodeError(f"quantized symbols exceed ±{levels}")
     return Quantized(symbols=z.astype(dtype, copy=False), scales=scales, levels=levels)
 
 
 class QuantizedCodec:
     """Quantized vector (scales + integer symbols): ``vsc`` (vector source coding) or
-    ``packed`` (fixed-width symbols, no entropy coding), in the frame above."""
+    ``packed`` (fixed-width symbols, no entropy coding), in the frame above.  ``kernels``
+    ("numpy", "compiled", "auto": :func:`gossip.kernels.select`) picks the VSC
+    implementation once, at construction; the bytes are the same either way."""
 
     kind = Quantized
 
-    def __init__(self, name: str, levels: int, block_sizes, dtype=np.int8):
+    def __init__(self, name: str, levels: int, block_sizes, dtype=np.int8, kernels="numpy"):
         self.name, self.levels, self.dtype = name, levels, dtype
         self.block_sizes = np.asarray(block_sizes, dtype=np.int64)
+        if kernels == "numpy":
+            self._enc_counted, self._dec, self.kernels = vsc.encode_counted, vsc.decode, "numpy"
+        else:
+            from ..kernels import select
+
+            k = select(kernels)
+            enc = k.vsc_encode
+            self._enc_counted = lambda z: (enc(z), None)  # the channel then counts itself
+            self._dec, self.kernels = k.vsc_decode, k.mode
 
     last_counts: np.ndarray | None = None  # symbol counts of the last encode (vsc only)
 
     def encode(self, rep: Quantized) -> bytes:
-        msg, self.last_counts = encode_counted(rep, packed=self.name == "packed")
+        msg, self.last_counts = encode_counted(rep, self.name == "packed", self._enc_counted)
         return msg
 
     def decode(self, data: bytes) -> Quantized:
-        return decode(data, levels=self.levels, block_sizes=self.block_sizes, dtype=self.dtype)
+        return decode(data, levels=self.levels, block_sizes=self.block_sizes, dtype=self.dtype,
+                      vsc_decode=self._dec)

@@ -32,12 +32,14 @@ START, FINISH = 0, 1
 
 
 class AsyncRun(Run):
-    def execute(self, resume_round: int | None = None) -> dict | None:
+    def execute(self, resume_round: int | None = None, resumed: tuple | None = None) -> dict | None:
+        """Run every local rank to ``--rounds`` steps, from the start or from the round-
+        ``resume_round`` set (``resumed``: what :func:`.resume.pick` already restored)."""
         cfg, comm = self.cfg, self.comm
         tr, wall0 = cfg.train, 0.0
         self.resume_round = resume_round
         if resume_round is not None:  # every rank's state after the flush of the stopped run
-            wall0, _, _ = resume.load_set(self, resume_round)
+            wall0 = (resumed or resume.load_set(self, resume_round))[0]
         simulated = comm.name != "mpi"
         if simulated:
             self.net = SimulatedNetwork(comm.neighbours, comm.counters, tr.seed, tr.sim_delay,

@@ -12,6 +12,7 @@ from ..algorithms import REGISTRY as ALGORITHMS
 from ..algorithms import Algorithm
 from ..comm import Communicator
 from ..comm.launch import launched_by_mpi, local_rank
+from .. import schedules
 from ..config import AlgorithmConfig, Config
 from .errors import RunError
 
@@ -60,6 +61,7 @@ class Setup:
     time_varying: str
     drop_prob: float
     mode: str = "sync"
+    kernels: str = "numpy"  # VSC codec implementation (gossip.kernels.select)
 
 
 def build_algorithm(cfg: Config, topo: topologies.TopologyInfo, block_sizes: list[int],
@@ -67,9 +69,11 @@ def build_algorithm(cfg: Config, topo: topologies.TopologyInfo, block_sizes: lis
     if cfg.algorithm.name not in ALGORITHMS:
         raise RunError(f"algorithm {cfg.algorithm.name!r} is not available")
     t = cfg.topology
-    return ALGORITHMS.build(cfg.algorithm.name, Setup(
+    algorithm = ALGORITHMS.build(cfg.algorithm.name, Setup(
         cfg.algorithm, topo, list(block_sizes), list(local_ranks), cfg.train.seed,
-        cfg.train.rounds, t.time_varying, t.drop_prob, cfg.train.mode))
+        cfg.train.rounds, t.time_varying, t.drop_prob, cfg.train.mode, cfg.train.kernels))
+    algorithm.lr_at = schedules.make(cfg.algorithm.lr, cfg.train)
+    return algorithm
 
 
 def pick_device(choice: str, rank: int, comm: Communicator) -> str:
@@ -87,7 +91,7 @@ def pick_device(choice: str, rank: int, comm: Communicator) -> str:
 
 def slow_factor(cfg, rank: int, world: int) -> float:
     """How many times slower this rank's local step is made (``--slowdown RANK:FACTOR``)."""
-    from ..config_mode import parse_slowdown
+    from ..config.mode import parse_slowdown
 
     if cfg.train.slowdown is None:
         return 1.0

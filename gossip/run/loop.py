@@ -61,6 +61,8 @@ def cpu_state(module: nn.Module) -> dict:
 class Run:
     """Everything one process needs for a run; ``execute`` trains and returns the summary."""
 
+    say: Callable[[str], None] | None = None  # progress lines (gossip train: rank 0 prints)
+
     def __init__(self, cfg: Config, comm: Communicator, topo: topologies.TopologyInfo,
                  out: Path, *, dataset: Dataset | None = None,
                  model_fn: Callable[[], nn.Module] | None = None):
@@ -171,7 +173,9 @@ class Run:
         return rows
 
     # -- the loop ------------------------------------------------------------------------
-    def execute(self, resume_round: int | None = None) -> dict | None:
+    def execute(self, resume_round: int | None = None, resumed: tuple | None = None) -> dict | None:
+        """Train from round 1, or after ``resume_round`` (``resumed``: what
+        :func:`.resume.pick` already restored; None: load that set here)."""
         cfg, comm = self.cfg, self.comm
         rounds = cfg.train.rounds
         root = comm.is_root
@@ -179,7 +183,7 @@ class Run:
         rank_acc: list[float] = []
         wall0, start = 0.0, 1
         if resume_round is not None:
-            wall0, avg_acc, rank_acc = resume.load_set(self, resume_round)
+            wall0, avg_acc, rank_acc = resumed or resume.load_set(self, resume_round)
             start = resume_round + 1
         if root:
             self.out.mkdir(parents=True, exist_ok=True)
@@ -192,11 +196,12 @@ class Run:
                        file=sys.stderr, mininterval=0.5 if sys.stderr.isatty() else 30.0,
                        dynamic_ncols=True)
         t0 = time.perf_counter() - wall0
+        self._start_round = start
         try:
             for t in range(start, rounds + 1):
                 self.round(t)
                 if t == start:
-                    self.first_round_s = since_start()
+                    self._first_round_done()
                 is_eval = t % cfg.train.eval_every == 0 or t == rounds
                 table = comm.gather_to_root(self._rows(t, is_eval, time.perf_counter() - t0))
                 if is_eval:
@@ -219,7 +224,7 @@ class Run:
                                             bpe=f"{np.mean(table[:, 6]):.3f}", refresh=False)
                 stop = self.stop_requested(t) and t < rounds
                 every = cfg.train.checkpoint_every
-                if stop or (every and t % every == 0 and t < rounds):
+                if stop or t == rounds or (every and t % every == 0):
                     if log is not None:
                         log.flush(sync=True)
                     resume.save_set(self, t, time.perf_counter() - t0, avg_acc, rank_acc)
@@ -232,8 +237,16 @@ class Run:
                 log.close()
         return self._finish(time.perf_counter() - t0, avg_acc, rank_acc)
 
+    def _first_round_done(self) -> None:
+        """Launch to the end of this process's first round: start-up cost of the segment."""
+        self.first_round_s = since_start()
+        if self.say is not None:
+            self.say(f"launch to first round: {self.first_round_s:.1f} s (process "
+                     f"start to the end of round {self._start_round})")
+
     def _finish(self, wall: float, avg_acc: float, rank_acc: list[float]) -> dict | None:
         comm = self.comm
+        avg_zeros = float(np.mean(self.network_average().astype(np.float32) == 0))
         for w in self.workers:
             (self.out / "rank_models").mkdir(exist_ok=True)
             torch.save(cpu_state(w.model.module), self.out / "rank_models" / f"rank{w.rank:04d}.pt")
@@ -265,12 +278,15 @@ class Run:
             "dpsgd_float32_bytes_same_rounds": dpsgd,
             "bytes_vs_dpsgd": total_sent / dpsgd if dpsgd else None,
             "mean_bits_per_entry": 8.0 * float(totals[:, 4].sum()) / (rounds * comm.size * self.d),
-            "final_nonzero_fraction": float(totals[:, 3].mean()),
+            "final_nonzero_fraction": float(totals[:, 3].mean()),  # mean over the rank models
+            "final_avg_model_zero_fraction": avg_zeros,  # exact zeros of the network average
             "wall_seconds": wall,
             # process start (interpreter, imports, MPI start-up) to the end of this process's
             # first round, slowest rank
             "launch_to_first_round_s": (float(totals[:, 5].max())
                                         if np.isfinite(totals[:, 5]).all() else None),
         }
+        if total_sent == 0:  # one rank: no peers, nothing sent
+            summary["mean_bits_per_entry"] = summary["bytes_vs_dpsgd"] = None
         (self.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         return summary

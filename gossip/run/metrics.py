@@ -76,16 +76,25 @@ class MetricsLog:
 
 def format_summary(s: dict) -> str:
     accs = " ".join(f"{a:.3f}" for a in s["final_rank_test_accuracy"])
-    return "\n".join([
-        f"done: {s['rounds']} rounds of {s['algorithm']} on {s['world_size']} ranks "
-        f"({s['topology']}, {s['communicator']}) in {s['wall_seconds']:.1f} s",
+    ranks = f"{s['world_size']} rank" + ("s" if s["world_size"] != 1 else "")
+    lines = [
+        (f"done: {s['rounds']} rounds of {s['algorithm']} on {ranks} "
+         f"({s['topology']}, {s['communicator']}) in {s['wall_seconds']:.1f} s"),
         f"  test accuracy, network average : {s['final_avg_test_accuracy']:.4f}",
         f"  test accuracy, each rank       : {accs}",
-        f"  bytes sent (all ranks)         : {s['total_bytes_sent']:,} " + (
-            f"({s['bytes_vs_dpsgd']:.4f} of float32 D-PSGD's "
-            f"{s['dpsgd_float32_bytes_same_rounds']:,})" if s["bytes_vs_dpsgd"] else "(no neighbours)"),
-        f"  bits per model entry per msg   : {s['mean_bits_per_entry']:.4f}",
-        f"  exact zeros in the models      : {1 - s['final_nonzero_fraction']:.2%}",
-        *([f"  launch to end of first round   : {s['launch_to_first_round_s']:.1f} s"]
-          if s.get("launch_to_first_round_s") is not None else []),
-    ])
+    ]
+    if not s["total_bytes_sent"]:
+        lines.append("  bytes sent (all ranks)         : 0 (no peers: nothing sent)")
+    else:
+        lines += [
+            f"  bytes sent (all ranks)         : {s['total_bytes_sent']:,} " + (
+                f"({s['bytes_vs_dpsgd']:.4f} of float32 D-PSGD's "
+                f"{s['dpsgd_float32_bytes_same_rounds']:,})" if s["bytes_vs_dpsgd"]
+                else "(no neighbours)"),
+            f"  bits per model entry per msg   : {s['mean_bits_per_entry']:.4f}"]
+    lines.append(f"  exact zeros, mean over ranks   : {1 - s['final_nonzero_fraction']:.2%}")
+    if "final_avg_model_zero_fraction" in s:
+        lines.append(f"  exact zeros, network average   : {s['final_avg_model_zero_fraction']:.2%}")
+    if s.get("launch_to_first_round_s") is not None:
+        lines.append(f"  launch to end of first round   : {s['launch_to_first_round_s']:.1f} s")
+    return "\n".join(lines)

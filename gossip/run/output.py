@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from pathlib import Path
 
 from .. import __version__
 from ..config import Config, to_toml
-from .checkpoint import latest_complete
+from .checkpoint import complete_rounds
 
 
 def default_out_dir() -> str:
@@ -17,15 +18,44 @@ def default_out_dir() -> str:
     return str(Path("runs") / (f"{stamp}-job{job}" if job else stamp))
 
 
+def unusable(out: Path, given: bool = True) -> str | None:
+    """Why this process cannot write the run directory ``out`` (None: it can).  A given --out
+    needs an existing parent; the default one (runs/...) may create its parents.  Nothing is
+    left behind: the probe file is removed at once."""
+    if out.exists() and not out.is_dir():
+        return (f"--out {out} is a file, not a directory: choose a new or empty directory "
+                f"(or the run directory to --resume)")
+    where = out if out.is_dir() else out.parent
+    if not where.is_dir():
+        if given:
+            return (f"--out {out}: its parent directory {where} does not exist; create it "
+                    f"first or choose another --out")
+        while not where.is_dir():
+            where = where.parent
+    for d in [where] + [p for p in (out / "ckpt", out / "rank_models") if p.is_dir()]:
+        try:
+            fd, probe = tempfile.mkstemp(dir=d, prefix=".gossip-probe-")
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as e:
+            return (f"--out {out}: cannot create files in {d} ({e.strerror or e}); choose a "
+                    f"directory this process may write")
+    return None
+
+
 def verdict(cfg: Config, world: int) -> str:
     """The root's decision on the output directory, as one line every rank can parse:
-    ``OK <resume round or -> <dir>`` or ``ERR <message>``."""
+    ``OK <complete checkpoint rounds, newest first, comma-separated, or -> <dir>`` or
+    ``ERR <message>``."""
     out = Path(cfg.train.out or default_out_dir())
     if cfg.train.resume and not cfg.train.out:
         return "ERR --resume needs --out DIR: the run directory to continue"
+    why = unusable(out, given=bool(cfg.train.out))
+    if why:
+        return f"ERR {why}"
     if cfg.train.resume:
-        found = latest_complete(out, world)
-        return f"OK {found if found is not None else '-'} {out}"
+        found = complete_rounds(out, world)
+        return f"OK {','.join(map(str, found)) or '-'} {out}"
     if out.exists() and any(out.iterdir()):
         return (f"ERR output directory {out} is not empty; choose another --out, remove it, or "
                 f"continue its run with --resume")

@@ -58,7 +58,7 @@ def test_gdsec_first_rounds_by_hand():
     assert info.kept == keep0.size
     expect_e = v0.copy()
     expect_e[keep0] = 0
-    np.testing.assert_allclose(states[0].e, expect_e, rtol=1e-6)
+    np.testing.assert_allclose(states[0].memory.e, expect_e, rtol=1e-6)
 
 
 @pytest.mark.parametrize("variant", ["difference", "shift"])
@@ -94,7 +94,7 @@ def test_sasg_communicates_when_gradient_changes_and_applies_error_memory():
     x0 = np.array([1.0, 2.0, 3.0, -4.0])
     xs, states, log, _ = drive(alg, cs, x0, rounds=1)
     # rank 0: p = α·g = 0.1·x0, top-1 keeps |−0.4| (index 3); e = the rest
-    np.testing.assert_allclose(states[0].e, [0.1, 0.2, 0.3, 0.0], rtol=1e-6)
+    np.testing.assert_allclose(states[0].memory.e, [0.1, 0.2, 0.3, 0.0], rtol=1e-6)
     # rank 1: p = 0.1·(x0 − c1) = [−0.3, 0.2, 0.3, −0.4] → keeps index 3 too
     step = np.array([0, 0, 0, -0.4 - 0.4]) / 2
     np.testing.assert_allclose(xs[0], x0 - step, rtol=1e-6)
@@ -141,4 +141,27 @@ def test_topk_ef_never_skips_and_keeps_the_error():
                for i, info in infos.items())
     cs = [[0.0, 0.0], [0.0, 0.0]]
     xs, states, log, _ = drive(alg, cs, np.array([3.0, -1.0]), rounds=1)
-    np.testing.assert_allclose(states[0].e, [0.0, -0.1], rtol=1e-6)  # |0.3| kept, −0.1 remembered
+    np.testing.assert_allclose(states[0].memory.e, [0.0, -0.1], rtol=1e-6)  # |0.3| kept, −0.1 remembered
+
+
+def test_sasg_code_compat_threshold_is_the_notebooks_under_the_mean_convention():
+    # Notebook (sum convention, per-worker rate α = η/M): thr = S/(2·α·M²) = S/(2·η·M), with
+    # S = Σ_{d=1..D−1}‖Δθ_d‖².  Here η = 0.1, M = 4, D = 3, history (‖Δθ‖², newest last)
+    # [1.0, 0.5, 0.3]: S = 0.5 + 0.3 = 0.8, thr = 0.8/(2·0.1·4) = 1.0 (the old S/(2η) gave 4.0).
+    alg = SASG(size=2, world=4, block_sizes=[2], lr=0.1, ratio=1.0, window=3,
+               rule="code_compat")
+    assert alg.threshold([1.0, 0.5, 0.3]) == pytest.approx(1.0)
+    # A rank whose gradient moved by δ = ‖g − g_stale‖² = 2.0 (between 1.0 and 4.0) must send.
+    st = alg.init_state(0, np.zeros(2))
+    st.round, st.staleness, st.history = 3, 1, [1.0, 0.5, 0.3]
+    st.x_sent = np.array([1.0, 0.0], dtype=np.float32)
+    x = np.array([0.0, 1.0], dtype=np.float32)  # ∇f = x − c: δ = ‖x − x_sent‖² = 2.0
+    _, info = alg.compose(st, x, Quadratic([0.0, 0.0], x))
+    assert info.skipped == 0.0 and info.message_bytes > 0
+    # δ = 0.5 < 1.0: skips
+    st2 = alg.init_state(0, np.zeros(2))
+    st2.round, st2.staleness, st2.history = 3, 1, [1.0, 0.5, 0.3]
+    st2.last[0] = st.pending
+    st2.x_sent = np.array([0.5, 0.5], dtype=np.float32)
+    _, info = alg.compose(st2, x, Quadratic([0.0, 0.0], x))
+    assert info.skipped == 1.0

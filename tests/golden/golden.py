@@ -1,7 +1,8 @@
 """Behaviour-preservation check: short runs of every algorithm, digested.
 
 ``python tests/golden/golden.py record`` writes ``digests.json`` (do this before a refactor);
-``python tests/golden/golden.py check [--mpi]`` reruns and compares.  What is compared: every
+``python tests/golden/golden.py check [--mpi] [--kernels MODE]`` reruns and compares
+(``--kernels`` numpy/compiled/auto is passed to every run; the bytes must not depend on it).  What is compared: every
 line of ``metrics.jsonl`` (minus wall-clock fields, which differ from run to run) and the
 tensors of ``model.pt`` and of every ``rank_models/*.pt``, bit for bit.  ``--mpi`` runs the same
 cases under ``mpiexec -n 4`` as well (the MPI run must match the in-process digests).
@@ -47,7 +48,7 @@ CASES: dict[str, list[str]] = {
 }
 # Options added after the digests were recorded that restore the recorded behaviour, per case
 # prefix (a later change of a default must add its old value here).
-EXTRA: dict[str, list[str]] = {}
+EXTRA: dict[str, list[str]] = {"dpsgd": ["--dpsgd-form", "cta"]}
 
 
 def case_args(name: str) -> list[str]:
@@ -85,7 +86,7 @@ def digest_run(out: Path) -> dict:
             "rank_models": [tensor_digest(p) for p in sorted((out / "rank_models").glob("*.pt"))]}
 
 
-def run_case(name: str, out: Path, mpi: bool) -> dict:
+def run_case(name: str, out: Path, mpi: bool, extra: tuple = ()) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     if mpi:
         from gossip.tools.mpiexec import find_mpiexec
@@ -94,7 +95,7 @@ def run_case(name: str, out: Path, mpi: bool) -> dict:
         cmd = [mpiexec, "-n", "4", sys.executable, "-m", "gossip", "train"]
     else:
         cmd = [sys.executable, "-m", "gossip", "train", "--comm", "inprocess", "--ranks", "4"]
-    r = subprocess.run([*cmd, *case_args(name), "--out", str(out)], capture_output=True,
+    r = subprocess.run([*cmd, *case_args(name), *extra, "--out", str(out)], capture_output=True,
                        text=True, env=env, timeout=600)
     if r.returncode != 0:
         raise RuntimeError(f"{name}: exit {r.returncode}\n{r.stdout}\n{r.stderr}")
@@ -104,13 +105,19 @@ def run_case(name: str, out: Path, mpi: bool) -> dict:
 def main(argv: list[str]) -> int:
     mode = argv[0] if argv else "check"
     mpi = "--mpi" in argv
+    extra = ()
+    if "--kernels" in argv:
+        i = argv.index("--kernels")
+        extra = ("--kernels", argv[i + 1])
+        argv = argv[:i] + argv[i + 2:]
     names = [a for a in argv[1:] if not a.startswith("--")] or list(CASES)
     with tempfile.TemporaryDirectory() as tmp:
         got = {}
         for name in names:
-            got[name] = run_case(name, Path(tmp) / name, mpi=False)
+            got[name] = run_case(name, Path(tmp) / name, mpi=False, extra=extra)
             if mpi:
-                got[name + "@mpi"] = run_case(name, Path(tmp) / (name + "-mpi"), mpi=True)
+                got[name + "@mpi"] = run_case(name, Path(tmp) / (name + "-mpi"), mpi=True,
+                                              extra=extra)
             print(f"{name}: done", flush=True)
     if mode == "record":
         DIGESTS.write_text(json.dumps(got, indent=1, sort_keys=True) + "\n")

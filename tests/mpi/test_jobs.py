@@ -61,6 +61,21 @@ def test_requeued_job_finishes(tmp_path):
     assert (tmp_path / "scontrol.log").read_text().count("requeue") == 1
 
 
+def test_segment_without_progress_is_not_requeued(tmp_path):
+    env = {**stub_path(tmp_path), "GOSSIP_MIN_PROGRESS": "10"}
+    args = ["bash", str(ROOT / "jobs" / "slurm.sbatch"), "--rounds", "40", "--model", "logreg"]
+    first = subprocess.run(args + ["--stop-at-round", "12"], env=env, capture_output=True,
+                           text=True, timeout=120)
+    assert first.returncode == 75 and "checkpointed round 12 (+12); requeueing" in first.stdout
+    assert "launch to first round: " in first.stdout
+    second = subprocess.run(args + ["--stop-at-round", "15"], env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert second.returncode == 75, second.stdout + second.stderr
+    assert ("advanced 3 rounds (checkpoint round 12 -> 15), fewer than GOSSIP_MIN_PROGRESS=10: "
+            "not requeueing job 4242") in second.stdout
+    assert (tmp_path / "scontrol.log").read_text().count("requeue") == 1
+
+
 def test_local_launcher_runs_under_mpiexec(tmp_path):
     r = subprocess.run(["bash", str(ROOT / "jobs" / "local.sh"), "3", "--rounds", "20",
                         "--model", "logreg", "--out", str(tmp_path / "o"), "--no-progress"],

@@ -1,50 +1,19 @@
-"""Typed run configuration: dataclasses, TOML loading, command-line overrides, validation.
-
-One source of truth: every option is a dataclass field whose metadata carries its help text,
-its command-line flag and its accepted values.  The CLI's ``--help``, the TOML loader and the
-validator are all generated from those fields, so they cannot drift apart.
-
-Precedence: built-in defaults < ``--config FILE`` (TOML) < command-line flags.
-"""
+"""The configuration's sections, each field declared once with ``opt()``; choices come from
+the registries, so a name is written once, where its factory is."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import json
-import math
-import sys
-from dataclasses import dataclass, field, fields
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 import topologies
 
-from . import codecs, compressors, data, models
-from .algorithms import GRAPH_ALGORITHMS
-from .algorithms import REGISTRY as ALGORITHMS
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
-
-class ConfigError(ValueError):
-    """A configuration value is missing, unknown, of the wrong type or out of range."""
-
-
-def opt(default: Any, help: str, *, flag: str | None = None, choices: tuple | None = None,
-        lo: float | None = None, hi: float | None = None, lo_open: bool = False,
-        hi_open: bool = False, nullable: bool = False, assumption: bool = False) -> Any:
-    """A config field with its documentation and constraints.
-
-    ``assumption=True`` marks a choice the papers do not pin down (tag [A] in
-    docs/algorithms.md); ``--help`` says so.
-    """
-    meta = dict(help=help, flag=flag, choices=choices, lo=lo, hi=hi, lo_open=lo_open,
-                hi_open=hi_open, nullable=nullable, assumption=assumption)
-    return field(default=default, metadata=meta)
+from .. import codecs, compressors, data, models, schedules
+from ..algorithms import REGISTRY as ALGORITHMS
+from .fields import opt
 
 
 @dataclass
@@ -123,7 +92,7 @@ class AlgorithmConfig:
                     "versions of server methods): adaptive-topk, gdsec (full local gradients), "
                     "sasg, topk-ef (top-k with error feedback, --ratio)", flag="--algorithm",
                     choices=ALGORITHMS.names())
-    lr: float = opt(0.1, "learning rate eta (constant); allgather methods average the ranks' "
+    lr: float = opt(0.1, "learning rate eta (the first rate of --lr-schedule); allgather methods average the ranks' "
                     "messages, so a paper that sums over M workers with rate a is --lr M*a",
                     flag="--lr", lo=0.0, lo_open=True)
     gamma: float | None = opt(None, "consensus step gamma of malcom/choco (malcom 0.05: with the "
@@ -173,9 +142,22 @@ class AlgorithmConfig:
     gdsec_variant: str = opt("difference", "gdsec: difference (g_hat <- beta g_hat + sum) or shift "
                              "(DIANA-like)", flag="--gdsec-variant", choices=("difference", "shift"),
                              assumption=True)
+    residual_order: str = opt("half", "malcom/choco: what the public copy tracks; half = the "
+                              "half step x - lr g (the residual is taken before the prox and "
+                              "consensus: ICLR 2020 CHOCO order), prox = the prox'ed model after "
+                              "consensus on the previous copies (ICML 2019 CHOCO order: "
+                              "coordinates that stay exactly zero send exactly zero); static "
+                              "graphs only", flag="--residual-order", choices=("half", "prox"),
+                              assumption=True)
+    dpsgd_form: str = opt("atc", "dpsgd: atc = adapt-then-combine, x_i <- sum_j w_ij (x_j - "
+                          "lr g_j), each rank sends x - lr g (CHOCO-SGD's baseline, the "
+                          "uncompressed limit of malcom/choco); cta = combine-then-adapt, x_i <- "
+                          "sum_j w_ij x_j - lr g_i (Lian et al.'s form, weaker)",
+                          flag="--dpsgd-form", choices=("atc", "cta"), assumption=True)
     sasg_window: int = opt(10, "sasg: window D (and maximum staleness)", flag="--sasg-window", lo=1)
     sasg_rule: str = opt("paper", "sasg: skip threshold, paper (xi_d = xi/D) or code_compat (the "
-                         "MNIST notebook's 1/(2 alpha M^2))", flag="--sasg-rule",
+                         "MNIST notebook's sum/(2 alpha M^2) with alpha = lr/M, i.e. "
+                         "sum/(2 lr M) here)", flag="--sasg-rule",
                          choices=("paper", "code_compat"), assumption=True)
 
 
@@ -183,6 +165,26 @@ class AlgorithmConfig:
 class TrainConfig:
     rounds: int = opt(1000, "gossip rounds (each: one local step and one exchange)", flag="--rounds",
                       lo=1)
+    lr_schedule: str = opt("constant", "learning-rate schedule eta_t (round t = 1..--rounds; "
+                           "every algorithm, the l1 prox threshold eta_t*l1 included): " +
+                           "; ".join(f"{n}: {schedules.REGISTRY[n].help}"
+                                     for n in schedules.REGISTRY),
+                           flag="--lr-schedule", choices=schedules.REGISTRY.names(),
+                           assumption=True)
+    lr_a: float | None = opt(None, "inverse-time: numerator a of a/(t + b) (default --lr*(1 + "
+                             "--lr-b), so the first rate is --lr)", flag="--lr-a", lo=0.0,
+                             lo_open=True, nullable=True)
+    lr_b: float = opt(100.0, "inverse-time: offset b of a/(t + b) (the rate halves after about "
+                      "b rounds)", flag="--lr-b", lo=0.0, lo_open=True)
+    lr_step_every: int = opt(500, "step: multiply the rate by --lr-step-factor every N rounds",
+                             flag="--lr-step-every", lo=1)
+    lr_step_factor: float = opt(0.1, "step: the factor applied every --lr-step-every rounds",
+                                flag="--lr-step-factor", lo=0.0, hi=1.0, lo_open=True)
+    lr_min: float = opt(0.0, "cosine: the rate reached at the last round", flag="--lr-min",
+                        lo=0.0)
+    lr_warmup: int = opt(0, "linear warm-up: eta_t * t/N over the first N rounds (0 = none; "
+                         "large batches or a large --lr), on top of any schedule",
+                         flag="--lr-warmup", lo=0)
     eval_every: int = opt(50, "evaluate test accuracy and consensus distance every k rounds",
                           flag="--eval-every", lo=1)
     seed: int = opt(0, "run seed: model init, data split, sampling and dither all derive from it",
@@ -199,16 +201,23 @@ class TrainConfig:
                       "count), or auto (cuda when available); models, messages and codecs are "
                       "identical either way, the algorithms work on a host copy",
                       flag="--device", choices=("auto", "cpu", "cuda"))
+    kernels: str = opt("auto", "VSC codec implementation: compiled = numba JIT (compiled once, then "
+                       "loaded from numba's cache; warm it with python -m gossip.kernels), numpy = "
+                       "the reference, auto = compiled when numba is installed; messages and "
+                       "models are byte-identical either way", flag="--kernels",
+                       choices=("auto", "numpy", "compiled"))
     exchange_timeout: float = opt(20.0, "seconds to wait for a peer in any exchange before "
                                   "stopping every rank with a message naming it (MPI only)",
                                   flag="--exchange-timeout", lo=0.0, lo_open=True)
-    checkpoint_every: int = opt(100, "write a checkpoint set (every rank) every N rounds; 0 = only "
-                                "when stopped by SIGTERM/SIGUSR1 (sync only: an async run "
-                                "checkpoints when it is stopped)", flag="--checkpoint-every", lo=0)
+    checkpoint_every: int = opt(100, "write a checkpoint set (every rank) every N rounds and after "
+                                "the last; 0 = only the last and when stopped by SIGTERM/SIGUSR1 "
+                                "(sync only: an async run checkpoints when it is stopped)",
+                                flag="--checkpoint-every", lo=0)
     keep_checkpoints: int = opt(2, "checkpoint sets kept on disk (older ones are deleted)",
                                 flag="--keep-checkpoints", lo=1)
-    resume: bool = opt(False, "continue from the newest complete checkpoint set in --out (start "
-                       "fresh when there is none: safe for requeued batch jobs)", flag="--resume")
+    resume: bool = opt(False, "continue from the newest checkpoint set in --out that verifies "
+                       "(start fresh when there is none: safe for requeued batch jobs); "
+                       "--rounds may be raised", flag="--resume")
     stop_at_round: int | None = opt(None, "behave as if signalled after this round (async: "
                                     "after each rank's own step N): checkpoint and exit with "
                                     "code 75 (testing preemption)",
@@ -257,8 +266,12 @@ class Config:
     # other values; MPI and in-process runs are bit-identical, so the communicator is one too).
     RUN_ONLY = ("train.out", "train.progress", "train.resume", "train.checkpoint_every",
                 "train.keep_checkpoints", "train.stop_at_round", "train.comm", "train.ranks",
-                "train.exchange_timeout", "train.slowdown",
+                "train.exchange_timeout", "train.slowdown", "train.kernels",
                 "train.eval_every")
+
+    # Settings a resumed run may also change unless the trajectory depends on them
+    # (gossip.run.resume.rounds_dependence).
+    EXTENDABLE = ("train.rounds",)
 
     def digest(self, exclude: tuple[str, ...] = RUN_ONLY) -> str:
         """sha256 of the settings that determine the run's numbers."""
@@ -267,172 +280,3 @@ class Config:
             sec, name = key.split(".")
             d[sec].pop(name, None)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
-
-
-def _type_name(tp: Any) -> str:
-    return {"int": "an integer", "float": "a number", "str": "a string",
-            "bool": "true or false"}.get(tp, str(tp))
-
-
-def _base_type(f: dataclasses.Field) -> str:
-    t = f.type if isinstance(f.type, str) else f.type.__name__
-    return t.replace(" | None", "").strip()
-
-
-def coerce(section: str, f: dataclasses.Field, value: Any) -> Any:
-    """Check one value against its field; return it in the field's type or raise ConfigError."""
-    m = f.metadata
-    where = f"{section}.{f.name} = {value!r}"
-    fix = f"; set [{section}] {f.name} in the TOML file" + (f" or {m['flag']}" if m.get("flag") else "")
-    if value is None:
-        if m.get("nullable"):
-            return None
-        raise ConfigError(f"config error: {section}.{f.name} must be set{fix}")
-    tp = _base_type(f)
-    if tp == "bool":
-        if not isinstance(value, bool):
-            raise ConfigError(f"config error: {where}: expected true or false{fix}")
-    elif tp == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and value.is_integer():
-                value = int(value)
-            else:
-                raise ConfigError(f"config error: {where}: expected an integer{fix}")
-    elif tp == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"config error: {where}: expected a number{fix}")
-        value = float(value)
-        if not math.isfinite(value):
-            raise ConfigError(f"config error: {where}: expected a finite number{fix}")
-    elif tp == "str":
-        if not isinstance(value, str):
-            raise ConfigError(f"config error: {where}: expected a string{fix}")
-    choices = m.get("choices")
-    if choices and value not in choices:
-        raise ConfigError(f"config error: {where}: must be one of {', '.join(map(str, choices))}{fix}")
-    lo, hi = m.get("lo"), m.get("hi")
-    if lo is not None and (value < lo or (m.get("lo_open") and value == lo)):
-        rel = ">" if m.get("lo_open") else ">="
-        raise ConfigError(f"config error: {where}: must be {rel} {lo}{fix}")
-    if hi is not None and (value > hi or (m.get("hi_open") and value == hi)):
-        rel = "<" if m.get("hi_open") else "<="
-        raise ConfigError(f"config error: {where}: must be {rel} {hi}{fix}")
-    return value
-
-
-def _apply(cfg: Config, section: str, values: dict, source: str) -> None:
-    if section not in SECTIONS:
-        raise ConfigError(f"config error: unknown section [{section}] in {source}; "
-                          f"accepted sections: {', '.join(SECTIONS)}")
-    if not isinstance(values, dict):
-        raise ConfigError(f"config error: [{section}] in {source} must be a table of settings")
-    obj = getattr(cfg, section)
-    known = {f.name: f for f in fields(obj)}
-    for key, value in values.items():
-        if key not in known:
-            raise ConfigError(f"config error: unknown key {section}.{key} in {source}; "
-                              f"accepted keys in [{section}]: {', '.join(known)}")
-        setattr(obj, key, coerce(section, known[key], value))
-
-
-def read_toml(path: str, what: str, error: type[Exception] = ConfigError) -> dict:
-    """A TOML file as a dict; a missing or malformed file is ``error`` naming ``what``."""
-    p = Path(path)
-    if not p.is_file():
-        raise error(f"{what}: no such file")
-    try:
-        return tomllib.loads(p.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise error(f"{what} is not valid TOML: {e}") from None
-
-
-def load(path: str | None = None, overrides: dict[str, dict[str, Any]] | None = None) -> Config:
-    """Defaults, then the TOML file at ``path``, then ``overrides`` ({section: {key: value}}).
-
-    Raises ConfigError for anything wrong; then runs cross-field checks.
-    """
-    cfg = Config()
-    if path is not None:
-        data = read_toml(path, f"config error: --config {path}")
-        for section, values in data.items():
-            if section == "run":  # informational block written into runs/*/config.toml
-                continue
-            _apply(cfg, section, values, path)
-    for section, values in (overrides or {}).items():
-        _apply(cfg, section, values, "the command line")
-    check(cfg)
-    return cfg
-
-
-def resolve(cfg: Config) -> None:
-    """Fill the algorithm-dependent settings left unset (None) from ALGORITHM_DEFAULTS."""
-    a = cfg.algorithm
-    for key, value in ALGORITHM_DEFAULTS[a.name].items():
-        if getattr(a, key) is None:
-            setattr(a, key, value)
-
-
-def check(cfg: Config) -> None:
-    """Cross-field checks (single fields were checked on assignment)."""
-    resolve(cfg)
-    a = cfg.algorithm
-    if a.name in ("malcom", "choco"):
-        from .channel import check_pair
-
-        try:
-            check_pair(a.compressor, a.codec)
-        except ValueError as e:
-            raise ConfigError(f"config error: algorithm.compressor = {a.compressor!r} with "
-                              f"algorithm.codec = {a.codec!r}: {e} (--compressor/--codec)") from None
-    else:
-        fixed = ALGORITHM_DEFAULTS[a.name]
-        for key in ("gamma", "l1", "levels", "norm", "tau_scaling"):
-            if getattr(a, key) != fixed[key]:
-                raise ConfigError(f"config error: algorithm.{key} = {getattr(a, key)!r} does not "
-                                  f"apply to {a.name} (only malcom and choco use it); leave "
-                                  f"--{key.replace('_', '-')} unset")
-        for key in ("compressor", "codec"):
-            if getattr(a, key) != fixed[key]:
-                raise ConfigError(f"config error: algorithm.{key} = {getattr(a, key)!r} does not "
-                                  f"apply to {a.name} (it always uses {fixed[key]!r}); leave "
-                                  f"--{key} unset")
-    for section, cls in SECTIONS.items():
-        obj = getattr(cfg, section)
-        for f in fields(cls):
-            coerce(section, f, getattr(obj, f.name))
-    if cfg.topology.name == "file" and not cfg.topology.file:
-        raise ConfigError("config error: topology.name = 'file' needs topology.file "
-                          "(--topology-file PATH to an edge list or GraphML file)")
-    if data.REGISTRY[cfg.data.dataset].meta["on_disk"] and not cfg.data.data_dir:
-        raise ConfigError(f"config error: data.dataset = {cfg.data.dataset!r} is read from disk: "
-                          f"set --data-dir DIR (no download happens)")
-    if models.REGISTRY[cfg.model.name].meta["image"] and not data.REGISTRY[cfg.data.dataset].meta["on_disk"]:
-        raise ConfigError(f"config error: model.name = {cfg.model.name!r} needs image data "
-                          f"(--dataset mnist, fashion-mnist or cifar10); use mlp or logreg on digits")
-    if cfg.topology.time_varying != "static" and a.name not in GRAPH_ALGORITHMS:
-        raise ConfigError(f"config error: topology.time_varying = {cfg.topology.time_varying!r} "
-                          f"applies to the graph algorithms ({', '.join(GRAPH_ALGORITHMS)}), not "
-                          f"to {a.name}, which exchanges with every rank")
-    t = cfg.topology
-    if (t.mixing == "file") != bool(t.mixing_file):
-        raise ConfigError("config error: topology.mixing = 'file' and topology.mixing_file go "
-                          "together: give --mixing file --mixing-file PATH, or neither")
-    if t.time_varying != "static" and t.mixing in ("weights", "file"):
-        raise ConfigError(f"config error: topology.time_varying = {t.time_varying!r} builds "
-                          f"W(t) by Metropolis-Hastings on the active edges and would ignore "
-                          f"--mixing {t.mixing}; use --time-varying static with your own W")
-    from .config_mode import check_mode
-
-    check_mode(cfg)
-    if cfg.topology.file and cfg.topology.name != "file":
-        raise ConfigError(f"config error: topology.file = {cfg.topology.file!r} is only used with "
-                          f"--topology file (topology.name is {cfg.topology.name!r})")
-
-
-def to_toml(cfg: Config) -> str:
-    import tomli_w
-
-    d = cfg.to_dict()
-    # TOML has no null: leave unset optional values out (they load back as their default None).
-    clean = {s: {k: v for k, v in vals.items() if v is not None} for s, vals in d.items()}
-    return tomli_w.dumps(clean)

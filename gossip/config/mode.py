@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from .algorithms import GRAPH_ALGORITHMS
-from .config import Config, ConfigError
+from ..algorithms import GRAPH_ALGORITHMS
+from .fields import ConfigError
 
 
 def parse_slowdown(text: str) -> tuple[int, float]:
@@ -21,7 +21,7 @@ def parse_slowdown(text: str) -> tuple[int, float]:
     return r, f
 
 
-def check_mode(cfg: Config) -> None:
+def check_mode(cfg) -> None:
     """The asynchronous mode's combinations."""
     tr, name = cfg.train, cfg.algorithm.name
     if tr.slowdown is not None:
