@@ -36,6 +36,10 @@ class AsyncState:
     applied: dict = field(default_factory=dict)  # j -> the last step of j applied here
     step: int = 0  # local steps composed so far
     grad: np.ndarray | None = None  # dpsgd: the step's gradient, used by mix
+    # the run's statistics, kept here so a checkpoint carries them: seconds waited, and the
+    # staleness histogram (bins 0..bound over every (step, neighbour))
+    wait_s: float = 0.0
+    staleness: np.ndarray | None = None
 
 
 class AsyncGossip(Algorithm):

@@ -1,60 +1,88 @@
 """Asynchronous transport under MPI: non-blocking point-to-point on uint8 buffers.
 
-Each message is one ``Isend`` of [int64 header | payload] on a duplicate of the world
-communicator with one tag, so MPI's non-overtaking rule keeps every directed edge in order;
-the receiver matches with ``Improbe`` and reads the size from the status (no size
-announcement).  Waits have the deadlines of :mod:`.deadline`: past ``--exchange-timeout`` the
-peers still awaited are pinged and a silent one is named.  No pickles.
+Each message is [int64 step | int64 payload size | payload] in one ``Isend`` on a duplicate of
+the world communicator; a payload over ``INLINE`` bytes follows in a second message on its own
+tag.  One tag per kind, so MPI's non-overtaking rule keeps every directed edge in order.  Every
+rank keeps one receive posted per neighbour, so a rank that must wait blocks in MPI
+(``Waitsome``, with the deadlines, pings and alarm of :mod:`.deadline`) as the sync exchange
+does, instead of polling.  Past ``--exchange-timeout`` the awaited peers are pinged and a
+silent one is named.  No pickles.
 """
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
-from .async_base import HEADER_BYTES, Envelope, count_received, count_sent
+from .async_base import Envelope, count_received, count_sent
 from .deadline import Deadlines, LostPeerError
+
+HEAD = 16  # int64 step, int64 payload size
 
 
 class AsyncMPITransport(Deadlines):
     name = "mpi-async"
-    TAG = 41
+    TAG, BULK_TAG = 41, 42
+    INLINE = 16384  # payloads up to this size travel with their header
 
     def __init__(self, comm):
-        """``comm``: the run's MPICommunicator (its world, rank, timeout and counters)."""
+        """``comm``: the run's MPICommunicator (its world, rank, neighbours, timeout, counters)."""
         self.MPI, self.world, self.rank = comm.MPI, comm.world, comm.rank
         self.timeout, self.round = comm.timeout, 0
         self.counters = comm.counters
         self.data = self.world.Dup()
         self.data.Set_errhandler(self.MPI.ERRORS_RETURN)
+        # pings and the alarm on the duplicate too: the run's communicator keeps its own
+        # receives posted on the world with the same tags, and would take them
+        self.world = self.data
         self._sends: list = []  # (request, buffer, peer) until complete
+        self.peers = sorted(comm.neighbours[self.rank])
+        self._box = {j: np.empty(HEAD + self.INLINE, dtype=np.uint8) for j in self.peers}
+        self._recv = {j: self._post(j) for j in self.peers}
         self._init_deadlines()
 
+    def _post(self, j: int):
+        return self.data.Irecv([self._box[j], self.MPI.BYTE], source=j, tag=self.TAG)
+
     def post(self, rank: int, peer: int, step: int, payload: bytes) -> None:
-        buf = np.empty(HEADER_BYTES + len(payload), dtype=np.uint8)
-        buf[:HEADER_BYTES] = np.array([step], dtype=np.int64).view(np.uint8)
-        buf[HEADER_BYTES:] = np.frombuffer(payload, dtype=np.uint8)
-        self._sends.append((self.data.Isend([buf, self.MPI.BYTE], dest=peer, tag=self.TAG),
-                            buf, peer))
-        count_sent(self.counters[rank], peer, len(payload))
+        n, byte = len(payload), self.MPI.BYTE
+        inline = n <= self.INLINE
+        buf = np.empty(HEAD + (n if inline else 0), dtype=np.uint8)
+        buf[:HEAD] = np.array([step, n], dtype=np.int64).view(np.uint8)
+        bulk = np.frombuffer(payload, dtype=np.uint8)
+        if inline:
+            buf[HEAD:] = bulk
+        self._sends.append((self.data.Isend([buf, byte], dest=peer, tag=self.TAG), buf, peer))
+        if not inline:
+            bulk = bulk.copy()
+            self._sends.append((self.data.Isend([bulk, byte], dest=peer, tag=self.BULK_TAG),
+                                bulk, peer))
+        count_sent(self.counters[rank], peer, n, HEAD)
 
     def arrived(self, rank: int) -> list[Envelope]:
-        MPI, out, status = self.MPI, [], self.MPI.Status()
-        while True:
-            msg = self.data.Improbe(source=MPI.ANY_SOURCE, tag=self.TAG, status=status)
-            if msg is None:
-                break
-            buf = np.empty(status.Get_count(MPI.BYTE), dtype=np.uint8)
-            msg.Recv([buf, MPI.BYTE])
-            src = status.Get_source()
-            payload = buf[HEADER_BYTES:].tobytes()
-            out.append(Envelope(src, int(buf[:HEADER_BYTES].view(np.int64)[0]), payload))
-            count_received(self.counters[rank], src, len(payload))
+        out = []
+        for j in self.peers:
+            try:
+                ready = self._recv[j].Test()
+            except self.MPI.Exception as e:
+                raise LostPeerError(f"rank {self.rank}: lost rank {j} while receiving from it "
+                                    f"(step {self.round}): {e.Get_error_string()}") from None
+            while ready:
+                step, n = (int(v) for v in self._box[j][:HEAD].view(np.int64))
+                if n <= self.INLINE:
+                    payload = self._box[j][HEAD:HEAD + n].tobytes()
+                else:
+                    big = np.empty(n, dtype=np.uint8)
+                    self._wait([(self.data.Irecv([big, self.MPI.BYTE], source=j,
+                                                 tag=self.BULK_TAG), j)], "a large message")
+                    payload = big.tobytes()
+                out.append(Envelope(j, step, payload))
+                count_received(self.counters[rank], j, n, HEAD)
+                self._recv[j] = self._post(j)
+                ready = self._recv[j].Test()
         self._reap()
         try:
             self._serve_pings()
-        except MPI.Exception:
+        except self.MPI.Exception:
             pass
         return out
 
@@ -70,35 +98,18 @@ class AsyncMPITransport(Deadlines):
         self._sends = still
 
     def wait(self, rank: int, peers: list[int], what: str) -> None:
-        """Block until a message is ready (from anyone: the caller re-checks); past the deadline
-        name the awaited peers that do not answer a ping."""
-        MPI, limit = self.MPI, self.timeout
-        deadline = time.monotonic() + limit
-        nap = 0.0
-        while not self.data.Iprobe(source=MPI.ANY_SOURCE, tag=self.TAG):
-            self._reap()
-            try:
-                self._serve_pings()
-            except MPI.Exception:
-                pass
-            if time.monotonic() > deadline:
-                try:
-                    alive = self._alive(list(peers), min(5.0, self.timeout / 2))
-                except MPI.Exception:
-                    alive = set()
-                lost = sorted(set(peers) - alive)
-                if not lost:
-                    deadline = time.monotonic() + limit
-                    continue
-                who = f"rank{'s' if len(lost) > 1 else ''} {', '.join(map(str, lost))}"
-                raise LostPeerError(
-                    f"rank {self.rank}: no answer from {who} within {limit:g} s during {what} "
-                    f"(step {self.round}); that rank has died or hangs (raise --exchange-timeout "
-                    f"if steps are legitimately slow)")
-            time.sleep(nap)
-            nap = min(1e-3, nap + 1e-4)
+        """Block until every one of ``peers`` has a message ready (the caller re-checks), in
+        ``Waitsome`` with the deadline: past it, name the awaited peers that do not answer."""
+        self._reap()
+        self._wait([(self._recv[j], j) for j in peers], what)
 
     def drain_sends(self, what: str) -> None:
         """Wait until every message this rank posted has left (before the transport goes)."""
         self._wait([(req, peer) for req, _, peer in self._sends], what)
         self._sends = []
+        for req in self._recv.values():  # nothing more is coming: every neighbour has ended
+            try:
+                req.Cancel()
+                req.Wait()
+            except self.MPI.Exception:
+                pass

@@ -39,11 +39,6 @@ def check_mode(cfg) -> None:
         raise ConfigError(f"config error: train.mode = 'async' with topology.time_varying = "
                           f"{cfg.topology.time_varying!r}: async keeps its own per-edge copies on "
                           f"the static graph; use --time-varying static")
-    if tr.resume or tr.stop_at_round is not None:
-        key = "resume" if tr.resume else "stop_at_round"
-        raise ConfigError(f"config error: train.{key} with train.mode = 'async': async runs do "
-                          f"not checkpoint yet (a signal flushes and writes the final outputs); "
-                          f"drop --{key.replace('_', '-')} or use --mode sync")
     if tr.max_staleness == 0:
         raise ConfigError("config error: train.max_staleness = 0 with train.mode = 'async' means "
                           "waiting for every neighbour each step, which is --mode sync; use "

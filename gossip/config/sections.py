@@ -210,27 +210,31 @@ class TrainConfig:
                                   "stopping every rank with a message naming it (MPI only)",
                                   flag="--exchange-timeout", lo=0.0, lo_open=True)
     checkpoint_every: int = opt(100, "write a checkpoint set (every rank) every N rounds and after "
-                                "the last; 0 = only the last and when stopped by SIGTERM/SIGUSR1",
+                                "the last; 0 = only the last and when stopped by SIGTERM/SIGUSR1 "
+                                "(sync only: an async run checkpoints when it is stopped)",
                                 flag="--checkpoint-every", lo=0)
     keep_checkpoints: int = opt(2, "checkpoint sets kept on disk (older ones are deleted)",
                                 flag="--keep-checkpoints", lo=1)
     resume: bool = opt(False, "continue from the newest checkpoint set in --out that verifies "
                        "(start fresh when there is none: safe for requeued batch jobs); "
                        "--rounds may be raised", flag="--resume")
-    stop_at_round: int | None = opt(None, "behave as if signalled after this round: checkpoint "
-                                    "and exit with code 75 (testing preemption)",
+    stop_at_round: int | None = opt(None, "behave as if signalled after this round (async: "
+                                    "after each rank's own step N): checkpoint and exit with "
+                                    "code 75 (testing preemption)",
                                     flag="--stop-at-round", lo=1, nullable=True)
     mode: str = opt("sync", "sync (every round a barrier) or async (malcom/choco/dpsgd: each "
                     "rank steps at its own pace on per-edge public copies, bounded by "
                     "--max-staleness; docs/algorithms.md)", flag="--mode", choices=("sync", "async"))
-    max_staleness: int = opt(8, "async: a rank's step may use a neighbour's copy at most this "
-                             "many of its own steps old; it waits otherwise (0 would be sync)",
+    max_staleness: int = opt(2, "async: a rank's step may use a neighbour's copy at most this "
+                             "many of its own steps old; it waits otherwise (0 would be sync; "
+                             "default chosen by measurement, docs/algorithms.md 7b)",
                              flag="--max-staleness", lo=0, assumption=True)
     time_budget: float | None = opt(None, "async: each rank stops after this many seconds (the "
                                     "simulated clock in-process) or --rounds steps, then flushes",
                                     flag="--time-budget", lo=0.0, lo_open=True, nullable=True)
     slowdown: str | None = opt(None, "experiment: RANK:FACTOR makes one rank's local step FACTOR "
-                               "times slower (it sleeps FACTOR-1 times the step's compute time; "
+                               "times slower (it sleeps FACTOR-1 times the CPU time of the step's "
+                               "compute; "
                                "in-process async: its simulated step lasts FACTOR times longer)",
                                flag="--slowdown", nullable=True)
     sim_delay: float = opt(0.2, "in-process async: mean message delay of the simulated network, "

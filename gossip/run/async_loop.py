@@ -4,9 +4,11 @@ Under MPI each process drives its rank in a loop (step when the staleness bound 
 with a deadline otherwise).  In-process, a seeded event queue drives every rank on the
 simulated clock of :class:`~gossip.comm.async_inprocess.SimulatedNetwork`, so a run is
 bit-reproducible for a given seed.  Both end the same way: each rank stops after ``--rounds``
-steps, ``--time-budget`` seconds or a stop signal, sends an end marker on every edge, applies
-messages until it has every neighbour's end marker, and the two ends of every edge compare
-digests of their public copies; then the usual evaluation, metrics, models and summary.
+steps, ``--time-budget`` seconds, a stop signal or its own step ``--stop-at-round``, sends an
+end marker on every edge, applies messages until it has every neighbour's end marker, and the
+two ends of every edge compare digests of their public copies.  Then the usual evaluation,
+metrics, models and summary; or, if a rank was stopped, the metrics so far and every rank's
+checkpoint (exit 75), from which ``--resume`` continues each rank at its own step.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ import time
 import numpy as np
 
 from ..comm.async_inprocess import SimulatedNetwork
+from . import resume
 from .async_rank import ASYNC_FIELDS, AsyncRank
 from .build import slow_factor
-from .errors import RunError
+from .errors import Preempted
 from .loop import Run, evaluate
 from .metrics import FIELDS, MetricsLog
 from .stop import STOP
@@ -29,11 +32,14 @@ START, FINISH = 0, 1
 
 
 class AsyncRun(Run):
-    def execute(self, resume_round: int | None = None) -> dict | None:
+    def execute(self, resume_round: int | None = None, resumed: tuple | None = None) -> dict | None:
+        """Run every local rank to ``--rounds`` steps, from the start or from the round-
+        ``resume_round`` set (``resumed``: what :func:`.resume.pick` already restored)."""
         cfg, comm = self.cfg, self.comm
-        if resume_round is not None:
-            raise RunError("--mode async does not resume from checkpoints; start a fresh run")
-        tr = cfg.train
+        tr, wall0 = cfg.train, 0.0
+        self.resume_round = resume_round
+        if resume_round is not None:  # every rank's state after the flush of the stopped run
+            wall0 = (resumed or resume.load_set(self, resume_round))[0]
         simulated = comm.name != "mpi"
         if simulated:
             self.net = SimulatedNetwork(comm.neighbours, comm.counters, tr.seed, tr.sim_delay,
@@ -42,6 +48,8 @@ class AsyncRun(Run):
             from ..comm.async_mpi import AsyncMPITransport
 
             self.net = AsyncMPITransport(comm)
+        if simulated:
+            self.net.now = wall0
         acc = lambda m: evaluate(m, self.x_test, self.y_test)[0]  # noqa: E731
         self.ranks = [AsyncRank(w, self.algorithm, self.net, bound=tr.max_staleness,
                                 slow=1.0 if simulated else slow_factor(cfg, w.rank, comm.size),
@@ -49,7 +57,7 @@ class AsyncRun(Run):
         if comm.is_root:
             self.out.mkdir(parents=True, exist_ok=True)
         comm.barrier()
-        t0 = time.perf_counter()
+        t0 = time.perf_counter() - wall0
         if simulated:
             self._simulate()
         else:
@@ -57,6 +65,8 @@ class AsyncRun(Run):
         for r in self.ranks:
             r.check_digests()
         wall = self.net.now if simulated else time.perf_counter() - t0
+        if comm.any_flag({r.rank: r.stopped and r.state.step < tr.rounds for r in self.ranks}):
+            self._preempt(wall)
         return self._finish_async(wall)
 
     # -- ending conditions ---------------------------------------------------------------
@@ -64,8 +74,10 @@ class AsyncRun(Run):
         return step % self.cfg.train.eval_every == 0 or step == self.cfg.train.rounds
 
     def _done(self, r: AsyncRank, elapsed: float) -> bool:
-        tr = self.cfg.train
-        return (r.state.step >= tr.rounds or STOP.requested or r.stop_seen
+        tr, at = self.cfg.train, self.cfg.train.stop_at_round
+        r.stopped = (STOP.requested or r.stop_seen
+                     or (at is not None and r.start_step < at <= r.state.step))
+        return (r.state.step >= tr.rounds or r.stopped
                 or (tr.time_budget is not None and elapsed >= tr.time_budget))
 
     # -- under MPI: this process's rank ----------------------------------------------------
@@ -100,7 +112,7 @@ class AsyncRun(Run):
     # -- in-process: every rank on the simulated clock ------------------------------------
     def _simulate(self) -> None:
         net, by_rank = self.net, {r.rank: r for r in self.ranks}
-        events = [(0.0, k, START, r.rank) for k, r in enumerate(self.ranks)]
+        events = [(net.now, k, START, r.rank) for k, r in enumerate(self.ranks)]
         heapq.heapify(events)
         seq = len(events)
         waiting: dict[int, float] = {}
@@ -150,6 +162,22 @@ class AsyncRun(Run):
         for r in self.ranks:
             r.absorb()
 
+    # -- a stopped run: checkpoint -------------------------------------------------------
+    def _preempt(self, wall: float) -> None:
+        """After the flush: the metrics rows so far, every rank's checkpoint, then exit 75.  The
+        set is named by the largest step of any rank; each file holds its rank's own step."""
+        comm = self.comm
+        key = int(comm.allreduce_sum({r.rank: np.eye(comm.size)[r.rank] * r.state.step
+                                      for r in self.ranks}).max())
+        table = self._gather_rows()
+        if comm.is_root:
+            log = MetricsLog(self.out, self.resume_round)
+            log.rows(table, FIELDS + ASYNC_FIELDS)
+            log.flush(sync=True)
+            log.close()
+        resume.save_set(self, key, wall, float("nan"), [])
+        raise Preempted(key)
+
     # -- outputs -------------------------------------------------------------------------
     def _finish_async(self, wall: float) -> dict | None:
         comm, root = self.comm, self.comm.is_root
@@ -171,7 +199,7 @@ class AsyncRun(Run):
                                [float(a) for a in rank_acc[:, 0]])
         if not root:
             return None
-        log = MetricsLog(self.out, None)
+        log = MetricsLog(self.out, self.resume_round)
         log.rows(table, FIELDS + ASYNC_FIELDS)
         log.average(int(per[:, 0].max()), avg_acc, avg_loss)
         log.close()
@@ -187,7 +215,6 @@ class AsyncRun(Run):
             "dpsgd_float32_bytes_same_rounds": dpsgd,
             "bytes_vs_dpsgd": summary["total_bytes_sent"] / dpsgd if dpsgd else None,
             "copies_identical_after_flush": True,
-            "stopped_by_signal": bool(STOP.requested or any(r.stop_seen for r in self.ranks)),
             "clock": "simulated" if comm.name != "mpi" else "wall",
         })
         summary["mean_bits_per_entry"] = bits / max(1, sum(steps))  # per entry per step

@@ -14,6 +14,7 @@ import time
 import numpy as np
 
 from ..comm.async_base import DIGEST, END
+from .build import straggle
 from .errors import RunError
 
 ASYNC_FIELDS = ("wait_s", "staleness")  # appended to metrics.FIELDS in async rows
@@ -25,13 +26,24 @@ class AsyncRank:
         self.rank, self.state = worker.rank, worker.state
         self.peers = algorithm.peers[self.rank]
         self.bound, self.slow, self.evaluate, self.d = int(bound), float(slow), evaluate, d
-        self.hist = np.zeros(self.bound + 1, dtype=np.int64)
-        self.wait_s = 0.0
+        if self.state.staleness is None:  # else restored from a checkpoint
+            self.state.staleness = np.zeros(self.bound + 1, dtype=np.int64)
+        self.hist = self.state.staleness
+        self.start_step = self.state.step
         self.ended: set[int] = set()
         self.digests: dict[int, bytes] = {}
         self.rows: list[np.ndarray] = []
         self.last_acc = float("nan")
         self.stop_seen = False  # a neighbour ended on a stop signal: end too (it spreads)
+        self.stopped = False  # ended by a stop request: checkpoint after the flush
+
+    @property
+    def wait_s(self) -> float:
+        return self.state.wait_s
+
+    @wait_s.setter
+    def wait_s(self, v: float) -> None:
+        self.state.wait_s = v
 
     # -- messages ----------------------------------------------------------------------
     def absorb(self) -> None:
@@ -67,11 +79,10 @@ class AsyncRank:
         w, st = self.w, self.state
         clock = time.perf_counter
         w.new_round()
-        t0, c0 = clock(), w.compute_s
+        t0, c0, cpu0 = clock(), w.compute_s, time.thread_time()
         out, w.info = self.alg.compose(st, w.model.x, w)
+        straggle(self.slow, cpu0)  # the straggler experiment: the step lasts FACTOR times longer
         spent = clock() - t0
-        if self.slow > 1:  # the straggler experiment: this step lasts FACTOR times longer
-            time.sleep((self.slow - 1.0) * spent)
         self.net.round = st.step
         for j in sorted(out):
             self.net.post(self.rank, j, st.step, out[j])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from dataclasses import dataclass
 
 import topologies
@@ -98,3 +100,11 @@ def slow_factor(cfg, rank: int, world: int) -> float:
         raise RunError(f"train.slowdown = {cfg.train.slowdown!r}: rank {r} does not exist in a "
                        f"world of {world} ranks; use a rank from 0 to {world - 1}")
     return f if r == rank else 1.0
+
+
+def straggle(factor: float, cpu0: float) -> None:
+    """The straggler experiment: sleep ``factor − 1`` times the CPU time this thread spent since
+    ``time.thread_time()`` was ``cpu0``.  CPU time, not wall time: waiting ranks that compete
+    for the cores must not stretch the emulated slowdown (sync and async alike)."""
+    if factor > 1:
+        time.sleep((factor - 1.0) * (time.thread_time() - cpu0))

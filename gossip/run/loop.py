@@ -26,7 +26,7 @@ from ..data import BatchSampler, Dataset, load_dataset, partition
 from ..models import FlatModel, build_model
 from ..rng import numpy_rng
 from . import resume
-from .build import build_algorithm, pick_device, slow_factor
+from .build import build_algorithm, pick_device, slow_factor, straggle
 from .errors import Preempted, RunError
 from .metrics import FIELDS, MetricsLog
 from .startup import since_start
@@ -108,10 +108,9 @@ class Run:
         clock = time.perf_counter
         for w in self.workers:
             w.new_round()
-            t0, c0 = clock(), w.compute_s
+            t0, c0, cpu0 = clock(), w.compute_s, time.thread_time()
             outbox[w.rank], w.info = self.algorithm.compose(w.state, w.model.x, w)
-            if self.slow.get(w.rank, 1.0) > 1:  # the straggler experiment (--slowdown)
-                time.sleep((self.slow[w.rank] - 1.0) * (clock() - t0))
+            straggle(self.slow.get(w.rank, 1.0), cpu0)  # the straggler experiment (--slowdown)
             w.codec_s += clock() - t0 - (w.compute_s - c0)
             w.message_bytes_total += w.info.message_bytes / max(1, w.info.messages)
         t0 = clock()

@@ -64,3 +64,29 @@ def test_async_stopped_rank_is_named_nobody_hangs(tmp_path):
                 pass
     assert proc.returncode != 0 and time.time() - t0 < 30
     assert "no answer from rank 3" in err + rank_errors(out), err
+
+
+def test_async_sigterm_checkpoints_then_resume_finishes(tmp_path):
+    out = tmp_path / "o"
+    args = ["-m", "gossip", "train", "--mode", "async", "--rounds", "400", "--eval-every", "50",
+            "--slowdown", "1:3", "--out", str(out), "--no-progress"]
+    proc = subprocess.Popen([MPIEXEC, "-n", "4", sys.executable, *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (out / "config.toml").exists() or len(rank_pids(str(out))) < 4:
+        assert time.time() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.2)
+    time.sleep(3.0)
+    os.kill(rank_pids(str(out))[2], signal.SIGTERM)  # one rank: the stop spreads
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 75, err
+    assert "--resume" in err and not (out / "summary.json").exists()
+    sets = sorted((out / "ckpt").iterdir())
+    assert len(sets) == 1 and len(list(sets[0].glob("rank*.npz"))) == 4
+    r = mpirun(4, *args, "--resume", timeout=300)
+    assert r.returncode == 0, r.stderr
+    s = json.loads((out / "summary.json").read_text())
+    assert s["steps_per_rank"] == [400] * 4 and s["copies_identical_after_flush"]
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    for k in range(4):  # every step of every rank once, over the two runs
+        assert sorted(x["round"] for x in rows if x["rank"] == k) == list(range(1, 401))

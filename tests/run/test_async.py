@@ -14,6 +14,11 @@ from gossip.run.metrics import read_metrics
 
 
 def run_async(tmp_path, name="a", **train):
+    run = make_run(tmp_path, name, **train)
+    return run, run.execute()
+
+
+def make_run(tmp_path, name="a", **train):
     algo = train.pop("algo", {"name": "malcom"})
     topo = train.pop("topology", "ring")
     n = train.pop("ranks", 4)
@@ -21,8 +26,7 @@ def run_async(tmp_path, name="a", **train):
                              "train": {"comm": "inprocess", "ranks": n, "progress": False,
                                        "mode": "async", "rounds": 30, "eval_every": 15, **train}})
     topo = build_topology(cfg, n)
-    run = AsyncRun(cfg, InProcessCommunicator(list(topo.neighbours)), topo, tmp_path / name)
-    return run, run.execute()
+    return AsyncRun(cfg, InProcessCommunicator(list(topo.neighbours)), topo, tmp_path / name)
 
 
 def assert_copies_identical(run):
@@ -67,7 +71,8 @@ def test_staleness_never_exceeds_the_bound_and_waits_are_reported(tmp_path):
 
 
 def test_time_budget_ends_ranks_at_their_own_step(tmp_path):
-    run, s = run_async(tmp_path, rounds=1000, time_budget=20.0, slowdown="0:4", sim_delay=0.1)
+    run, s = run_async(tmp_path, rounds=1000, time_budget=20.0, slowdown="0:4", sim_delay=0.1,
+                       max_staleness=8)
     steps = s["steps_per_rank"]
     assert 4 <= steps[0] <= 6 and min(steps[1:]) >= 12  # the 4x-slow rank did fewer steps
     assert_copies_identical(run)
@@ -87,7 +92,6 @@ def test_async_converges_in_process(tmp_path):
     (["--slowdown", "2x"], ["train.slowdown = '2x'", "RANK:FACTOR"]),
     (["--slowdown", "9:2", "--rounds", "1"], ["rank 9 does not exist", "0 to 3"]),
     (["--time-budget", "5"], ["time_budget", "--mode async"]),
-    (["--mode", "async", "--resume"], ["train.resume", "do not checkpoint"]),
 ])
 def test_bad_combinations_one_clear_message_exit_2(tmp_path, flags, words):
     r = subprocess.run([sys.executable, "-m", "gossip", "train", "--comm", "inprocess",
@@ -98,3 +102,62 @@ def test_bad_combinations_one_clear_message_exit_2(tmp_path, flags, words):
     for w in words:
         assert w in r.stderr
     assert not any((tmp_path / "o").glob("*.pt"))
+
+
+def rank_steps(out):
+    rows = [r for r in read_metrics(out) if r["rank"] >= 0]
+    return {k: sorted(r["round"] for r in rows if r["rank"] == k)
+            for k in {r["rank"] for r in rows}}
+
+
+def test_stop_checkpoints_every_rank_at_its_own_step_and_resume_continues(tmp_path, monkeypatch):
+    from gossip.run import checkpoint
+    from gossip.run.async_rank import AsyncRank
+    from gossip.run.errors import Preempted
+    from gossip.run.stop import STOP
+
+    step = AsyncRank.step
+
+    def step_then_signal(self, *a):  # a signal arrives while rank 0 is at its step 10
+        step(self, *a)
+        if self.rank == 0 and self.state.step == 10:
+            STOP.requested = True
+
+    monkeypatch.setattr(AsyncRank, "step", step_then_signal)
+    monkeypatch.setattr(STOP, "requested", False)
+    run = make_run(tmp_path, slowdown="2:3", seed=3)
+    with pytest.raises(Preempted) as stop:
+        run.execute()
+    assert_copies_identical(run)  # flushed before the checkpoint
+    monkeypatch.setattr(AsyncRank, "step", step)
+    STOP.requested = False
+    key = stop.value.round
+    assert checkpoint.latest_complete(tmp_path / "a", 4) == key
+    saved = {k: checkpoint.load(checkpoint.rank_file(tmp_path / "a", key, k))["state"]
+             for k in range(4)}
+    steps = [saved[k]["step"] for k in range(4)]
+    assert max(steps) == key and len(set(steps)) > 1 and steps[2] < 10  # own steps; 2 is slow
+    assert rank_steps(tmp_path / "a") == {k: list(range(1, s + 1)) for k, s in enumerate(steps)}
+    assert not (tmp_path / "a" / "summary.json").exists()
+
+    run = make_run(tmp_path, slowdown="2:3", seed=3, resume=True)
+    s = run.execute(key)
+    assert_copies_identical(run)
+    assert s["steps_per_rank"] == [30] * 4 and s["copies_identical_after_flush"]
+    assert rank_steps(tmp_path / "a") == {k: list(range(1, 31)) for k in range(4)}
+    for k, hist in enumerate(s["staleness_histogram"]):  # carried over the stop
+        assert sum(hist) > sum(saved[k]["staleness"]) and min(
+            a - b for a, b in zip(hist, saved[k]["staleness"])) >= 0
+    assert s["final_avg_test_accuracy"] > 0.2
+
+
+def test_stop_at_round_is_each_ranks_own_step(tmp_path):
+    from gossip.run import checkpoint
+    from gossip.run.errors import Preempted
+
+    with pytest.raises(Preempted) as stop:
+        run_async(tmp_path, slowdown="1:4", stop_at_round=7)
+    assert stop.value.round == 7
+    for k in range(4):
+        tree = checkpoint.load(checkpoint.rank_file(tmp_path / "a", 7, k))
+        assert tree["state"]["step"] == 7

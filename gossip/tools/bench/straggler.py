@@ -4,8 +4,10 @@ one rank 1x, 2x, 4x, 8x slower (``--slowdown``), on rings of 4 and 8 ranks under
 Time to target: the first wall-clock second at which the mean over ranks of each rank's latest
 evaluated test accuracy (its own model, every ``--eval-every`` steps) reaches ``--target``;
 bytes to target: payload bytes all ranks sent up to then.  The same definition for both modes
-(sync rows are per round, async rows per local step).  Prints the table and the targets, and
-saves a plot (matplotlib, Agg).
+(sync rows are per round, async rows per local step); not the network average, which an
+async run can only evaluate after its final flush (docs/algorithms.md 7b).  ``--max-staleness``
+takes several bounds (a sweep).  Prints the table and the targets, and saves a plot
+(matplotlib, Agg).
 """
 
 from __future__ import annotations
@@ -35,40 +37,43 @@ def to_target(run_dir: Path, target: float) -> tuple[float, float]:
     return float("nan"), float("nan")
 
 
-def one(n: int, mode: str, factor: float, opts, tmp: Path, extra: list[str]) -> dict:
-    out = tmp / f"{mode}-n{n}-x{factor:g}"
+def one(n: int, mode: str, factor: float, opts, tmp: Path, extra: list[str],
+        bound: int | None = None) -> dict:
+    out = tmp / f"{mode}-n{n}-x{factor:g}-s{bound}"
     cmd = [mpiexec(), "-n", str(n), sys.executable, "-m", "gossip", "train", "--mode", mode,
            "--rounds", str(opts.rounds), "--eval-every", str(opts.eval_every), "--out", str(out),
            "--no-progress", "--checkpoint-every", "0", *extra]
     if factor > 1:
         cmd += ["--slowdown", f"{opts.slow_rank}:{factor:g}"]
     if mode == "async":
-        cmd += ["--max-staleness", str(opts.max_staleness)]
+        cmd += ["--max-staleness", str(bound)]
     print("$ " + " ".join(cmd), flush=True)
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"gossip bench straggler: the run failed:\n{proc.stderr[-3000:]}")
     s = json.loads((out / "summary.json").read_text())
     t, b = to_target(out, opts.target)
-    return dict(n=n, mode=mode, factor=factor, time=t, bytes=b, wall=s["wall_seconds"],
+    return dict(n=n, mode=mode, factor=factor, S=bound, time=t, bytes=b, wall=s["wall_seconds"],
                 acc=s["final_avg_test_accuracy"])
 
 
 def report(res: list[dict], opts) -> None:
-    print(f"\n{'ranks':>5} {'slow':>5} {'mode':>5} {'t->' + str(opts.target):>9} "
+    print(f"\n{'ranks':>5} {'slow':>5} {'mode':>5} {'S':>6} {'t->' + str(opts.target):>9} "
           f"{'bytes->target':>14} {'wall s':>7} {'final acc':>9}")
     for r in res:
-        print(f"{r['n']:>5} {r['factor']:>4g}x {r['mode']:>5} {r['time']:>9.2f} "
+        print(f"{r['n']:>5} {r['factor']:>4g}x {r['mode']:>5} {r['S'] or '-':>6} {r['time']:>9.2f} "
               f"{r['bytes']:>14,.0f} {r['wall']:>7.2f} {r['acc']:>9.4f}")
-    key = {(r["n"], r["factor"], r["mode"]): r for r in res}
+    key = {(r["n"], r["factor"], r["mode"], r["S"]): r for r in res}
     print("\ntargets (ring of 4):")
-    for f, lim_t, lim_b in ((4.0, 0.5, 1.2), (1.0, 1.1, None)):
-        s, a = key.get((4, f, "sync")), key.get((4, f, "async"))
+    for (f, lim_t, lim_b), bound in ((c, b) for c in ((4.0, 0.5, 1.2), (1.0, 1.1, None))
+                                     for b in opts.max_staleness):
+        s, a = key.get((4, f, "sync", None)), key.get((4, f, "async", bound))
         if s is None or a is None:
             continue
         rt, rb = a["time"] / s["time"], a["bytes"] / s["bytes"]
         ok = rt <= lim_t and (lim_b is None or rb <= lim_b)
-        print(f"  {f:g}x straggler: async/sync time to {opts.target} = {rt:.2f} (target <= "
+        print(f"  {f:g}x straggler, S = {bound}: async/sync time to {opts.target} = {rt:.2f} "
+              f"(target <= "
               f"{lim_t}), bytes = {rb:.2f}" + (f" (target <= {lim_b})" if lim_b else "")
               + f"  {'MET' if ok else 'NOT MET'}")
 
@@ -82,8 +87,11 @@ def plot(res: list[dict], path: Path, target: float) -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     for n in sorted({r["n"] for r in res}):
         for mode, style in (("sync", "o-"), ("async", "s--")):
-            pts = sorted((r["factor"], r["time"]) for r in res if r["n"] == n and r["mode"] == mode)
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=f"{mode}, ring of {n}")
+            for bound in sorted({r["S"] for r in res if r["mode"] == mode}, key=str):
+                pts = sorted((r["factor"], r["time"]) for r in res
+                             if r["n"] == n and r["mode"] == mode and r["S"] == bound)
+                label = f"{mode}, ring of {n}" + (f", S = {bound}" if bound else "")
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=label)
     ax.set(xscale="log", xlabel="slowdown of one rank", ylabel=f"seconds to accuracy {target}")
     ax.legend()
     fig.tight_layout()
@@ -99,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--target", type=float, default=0.93)
     p.add_argument("--rounds", type=int, default=600)
     p.add_argument("--eval-every", type=int, default=10)
-    p.add_argument("--max-staleness", type=int, default=8)
+    p.add_argument("--max-staleness", type=int, nargs="+", default=[2],
+                   help="async runs with each of these bounds (a sweep)")
     p.add_argument("--slow-rank", type=int, default=1)
     p.add_argument("--plot", default="straggler.png", help="where to save the plot")
     opts, extra = p.parse_known_args(argv)
@@ -107,8 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for n in opts.ranks:
             for f in opts.factors:
-                for mode in ("sync", "async"):
-                    res.append(one(n, mode, f, opts, Path(tmp), extra))
+                res.append(one(n, "sync", f, opts, Path(tmp), extra))
+                for bound in opts.max_staleness:
+                    res.append(one(n, "async", f, opts, Path(tmp), extra, bound))
     report(res, opts)
     plot(res, Path(opts.plot), opts.target)
     return 0
