@@ -10,52 +10,29 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 
-@intrinsic
-def clz64(typingctx, x):
-    """Leading zero bits of an int64 (64 for 0)."""
-    if not isinstance(x, types.Integer):
-        return None
-    sig = types.int64(x)
+def _bit_intrinsic(name: str, llvm_name: str, zero_flag: bool, doc: str):
+    """An int64 → int64 intrinsic calling ``llvm_name``; ``zero_flag``: the intrinsic takes
+    the i1 "result undefined for 0" flag (passed as 0: defined, 64 for 0)."""
 
-    def codegen(context, builder, signature, args):
-        i64 = ir.IntType(64)
-        v = context.cast(builder, args[0], signature.args[0], types.int64)
-        fn = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(i64, [i64, ir.IntType(1)]), "llvm.ctlz.i64")
-        return builder.call(fn, [v, ir.Constant(ir.IntType(1), 0)])
+    def typer(typingctx, x):
+        if not isinstance(x, types.Integer):
+            return None
 
-    return sig, codegen
+        def codegen(context, builder, signature, args):
+            i64, i1 = ir.IntType(64), ir.IntType(1)
+            v = context.cast(builder, args[0], signature.args[0], types.int64)
+            fn = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(i64, [i64, i1] if zero_flag else [i64]), llvm_name)
+            return builder.call(fn, [v, ir.Constant(i1, 0)] if zero_flag else [v])
 
+        return types.int64(x), codegen
 
-@intrinsic
-def popcount64(typingctx, x):
-    """Set bits of an int64."""
-    if not isinstance(x, types.Integer):
-        return None
-    sig = types.int64(x)
-
-    def codegen(context, builder, signature, args):
-        i64 = ir.IntType(64)
-        v = context.cast(builder, args[0], signature.args[0], types.int64)
-        fn = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(i64, [i64]), "llvm.ctpop.i64")
-        return builder.call(fn, [v])
-
-    return sig, codegen
+    typer.__name__ = typer.__qualname__ = name
+    typer.__doc__ = doc
+    return intrinsic(typer)
 
 
-@intrinsic
-def ctz64(typingctx, x):
-    """Trailing zero bits of an int64/uint64 (64 for 0)."""
-    if not isinstance(x, types.Integer):
-        return None
-    sig = types.int64(x)
-
-    def codegen(context, builder, signature, args):
-        i64 = ir.IntType(64)
-        v = context.cast(builder, args[0], signature.args[0], types.int64)
-        fn = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(i64, [i64, ir.IntType(1)]), "llvm.cttz.i64")
-        return builder.call(fn, [v, ir.Constant(ir.IntType(1), 0)])
-
-    return sig, codegen
+clz64 = _bit_intrinsic("clz64", "llvm.ctlz.i64", True, "Leading zero bits of an int64 (64 for 0).")
+ctz64 = _bit_intrinsic("ctz64", "llvm.cttz.i64", True,
+                       "Trailing zero bits of an int64/uint64 (64 for 0).")
+popcount64 = _bit_intrinsic("popcount64", "llvm.ctpop.i64", False, "Set bits of an int64.")

@@ -51,8 +51,8 @@ from typing import Callable
 import numpy as np
 
 from .._core import DecodeError, QuantizedCodec, RawCodec, SparseCodec, qframe, vsc
-from .fuzz_checks import _check_qframe_output, _check_vsc_output
-from .fuzz_frames import (FrameSeed, check_raw, check_sparse, gen_packed, gen_raw, gen_sparse,
+from .fuzz_checks import _check_qframe_output, _check_vsc_output, check_raw, check_sparse
+from .fuzz_frames import (FrameSeed, gen_packed, gen_raw, gen_sparse,
                           packed_seeds, raw_seeds, sparse_seeds)
 from .fuzz_mutators import Mutator, forge_table, forge_vsc, gen_qframe, gen_vsc
 from .fuzz_report import VIOLATIONS, FuzzReport, _reason, format_report

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._core import Quantized, vsc
+from .._core import Dense, Quantized, Sparse, vsc
 from .fuzz_seeds import QSeed
+
+
+def _wrong_type(out, cls) -> str | None:
+    return None if isinstance(out, cls) else f"returned {type(out).__name__}"
 
 
 def _check_vsc_output(out, d_decl: int, expected: int | None) -> str | None:
@@ -21,8 +25,8 @@ def _check_vsc_output(out, d_decl: int, expected: int | None) -> str | None:
 
 
 def _check_qframe_output(out, s: QSeed) -> str | None:
-    if not isinstance(out, Quantized):
-        return f"returned {type(out).__name__}"
+    if (wrong := _wrong_type(out, Quantized)):
+        return wrong
     z, sc = np.asarray(out.symbols), np.asarray(out.scales)
     if z.ndim != 1 or z.size != int(np.sum(s.block_sizes)):
         return f"symbols of shape {z.shape} for a {int(np.sum(s.block_sizes))}-entry layout"
@@ -34,4 +38,31 @@ def _check_qframe_output(out, s: QSeed) -> str | None:
         return f"symbol beyond ±{s.levels} accepted"
     if out.levels != s.levels:
         return f"levels {out.levels} != {s.levels}"
+    return None
+
+
+
+def check_raw(out, size: int) -> str | None:
+    if (wrong := _wrong_type(out, Dense)):
+        return wrong
+    v = np.asarray(out.values)
+    if v.dtype != np.float32 or v.ndim != 1 or v.size != size:
+        return f"values of shape {v.shape} / {v.dtype} for a {size}-entry model"
+    if not np.isfinite(v).all():
+        return "non-finite value accepted"
+    return None
+
+
+def check_sparse(out, size: int) -> str | None:
+    if (wrong := _wrong_type(out, Sparse)):
+        return wrong
+    idx, v = np.asarray(out.indices), np.asarray(out.values)
+    if out.size != size:
+        return f"size {out.size} for a {size}-entry model"
+    if idx.dtype != np.int64 or v.dtype != np.float32 or idx.ndim != 1 or idx.shape != v.shape:
+        return f"indices {idx.shape}/{idx.dtype}, values {v.shape}/{v.dtype}"
+    if idx.size and (idx[0] < 0 or idx[-1] >= size or (np.diff(idx) <= 0).any()):
+        return "indices out of range or not strictly increasing accepted"
+    if not np.isfinite(v).all():
+        return "non-finite value accepted"
     return None

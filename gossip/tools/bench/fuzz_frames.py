@@ -326,32 +326,3 @@ def gen_packed(m: Mutator, seeds: list[QSeed], vseeds: list[VscSeed]) -> tuple[s
     else:  # a RAW payload labelled VSC
         return "forge-packed:kind", seal_qframe(head, seal(vsc.KIND_VSC, d, nbits, payload)), s
     return f"forge-packed:{what}", seal_qframe(head, seal(vsc.KIND_RAW, d, nb, pl)), s
-
-
-# ----------------------------------------------------------------------------- checks
-
-
-def check_raw(out, size: int) -> str | None:
-    if not isinstance(out, Dense):
-        return f"returned {type(out).__name__}"
-    v = np.asarray(out.values)
-    if v.dtype != np.float32 or v.ndim != 1 or v.size != size:
-        return f"values of shape {v.shape} / {v.dtype} for a {size}-entry model"
-    if not np.isfinite(v).all():
-        return "non-finite value accepted"
-    return None
-
-
-def check_sparse(out, size: int) -> str | None:
-    if not isinstance(out, Sparse):
-        return f"returned {type(out).__name__}"
-    idx, v = np.asarray(out.indices), np.asarray(out.values)
-    if out.size != size:
-        return f"size {out.size} for a {size}-entry model"
-    if idx.dtype != np.int64 or v.dtype != np.float32 or idx.ndim != 1 or idx.shape != v.shape:
-        return f"indices {idx.shape}/{idx.dtype}, values {v.shape}/{v.dtype}"
-    if idx.size and (idx[0] < 0 or idx[-1] >= size or (np.diff(idx) <= 0).any()):
-        return "indices out of range or not strictly increasing accepted"
-    if not np.isfinite(v).all():
-        return "non-finite value accepted"
-    return None
