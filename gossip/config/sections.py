@@ -135,6 +135,12 @@ class AlgorithmConfig:
                      flag="--rho", lo=0.0, hi=1.0, lo_open=True, assumption=True)
     norm_window: int = opt(50, "adaptive-topk: gradient norms averaged for K_t", flag="--norm-window",
                            lo=1)
+    topk_scope: str | None = opt(None, "adaptive-topk/topk-ef: where top-k selects; model = the "
+                                 "K largest of the whole vector, tensor = per tensor (adaptive-"
+                                 "topk splits K_t over the tensors by size, largest remainder; "
+                                 "topk-ef keeps --ratio of each); default adaptive-topk model, "
+                                 "topk-ef tensor", flag="--topk-scope", choices=("model", "tensor"),
+                                 nullable=True, assumption=True)
     beta: float = opt(1.0, "gdsec: weight beta of the previously transmitted gradient",
                       flag="--beta", lo=0.0, hi=1.0, assumption=True)
     xi: float = opt(0.2, "gdsec: threshold factor xi (tau_i = xi/(alpha M)|dtheta_i|); sasg: "
