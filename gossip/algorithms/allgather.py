@@ -32,7 +32,7 @@ class _AllgatherAlgorithm(Algorithm):
                  seed: int = 0):
         self.d, self.world, self.lr = int(size), int(world), float(lr)
         self.blocks = Blocks.of(block_sizes)
-        compressor = compressor if compressor is not None else TopK(self.blocks, 1.0)
+        compressor = compressor if compressor is not None else TopK(self.blocks, 1.0, "model")
         self.channel = Channel(compressor, SparseCodec(self.d), seed=seed)
 
     def _send(self, rank: int, v: np.ndarray, round_: int, **options) -> tuple[dict, Sparse, int]:
@@ -74,13 +74,15 @@ class AdaptiveTopK(_AllgatherAlgorithm):
     """Top-K_t of g (+ error e) with K_t ∝ ‖g_t‖ under a bit budget (§5.3, our reconstruction
     [A]): b_e = 32 + ⌈log2 d⌉ bits per entry, an average of ``budget_ratio``·d entries per
     step, K_t = (B_t/T_rem − 32)/b_e · ‖g_t‖/mean(last ``window`` norms) · ρ^((T−t)/2)/Z_t,
-    clipped to [max(1, 1e-4·d), d] and never past the remaining budget."""
+    clipped to [max(1, 1e-4·d), d] and never past the remaining budget.  ``scope`` [A]: "model"
+    takes the K_t largest of the whole vector, "tensor" splits K_t over the tensors in
+    proportion to their sizes (largest remainder, compressors.sparse.split_k)."""
 
     name = "adaptive-topk"
 
     def __init__(self, *, budget_ratio: float, rounds: int, error_feedback: bool = True,
-                 rho: float = 1.0, window: int = 50, **kw):
-        super().__init__(**kw)
+                 rho: float = 1.0, window: int = 50, scope: str = "model", **kw):
+        super().__init__(compressor=TopK(kw["block_sizes"], 1.0, scope=scope), **kw)
         self.budget_ratio, self.T = float(budget_ratio), int(rounds)
         self.error_feedback, self.rho, self.window = bool(error_feedback), float(rho), int(window)
         self.bits_per_entry = 32 + math.ceil(math.log2(max(2, self.d)))
@@ -110,7 +112,7 @@ class AdaptiveTopK(_AllgatherAlgorithm):
         g = oracle.grad()
         p = state.memory.compensate(g) if self.error_feedback else g
         k = self.choose_k(state, float(np.linalg.norm(g)))
-        out, c, nbytes = self._send(state.rank, p, state.round, k=k)  # top-k of the whole model
+        out, c, nbytes = self._send(state.rank, p, state.round, k=k)  # K_t in all, by scope
         if self.error_feedback:
             state.memory.keep_unsent(p, c.indices)
         state.pending = c
@@ -220,8 +222,8 @@ class SASG(_AllgatherAlgorithm):
     name = "sasg"
 
     def __init__(self, *, ratio: float = 0.01, window: int = 10, xi: float = 1.0,
-                 rule: str = "paper", **kw):
-        super().__init__(compressor=TopK(kw["block_sizes"], ratio), **kw)
+                 rule: str = "paper", scope: str = "tensor", **kw):
+        super().__init__(compressor=TopK(kw["block_sizes"], ratio, scope=scope), **kw)
         if rule not in ("paper", "code_compat"):
             raise ValueError(f"SASG rule must be 'paper' or 'code_compat', got {rule!r}")
         self.D, self.xi, self.rule = int(window), float(xi), rule
@@ -286,7 +288,9 @@ class SASG(_AllgatherAlgorithm):
 
 class TopKEF(SASG):
     """Top-k with error feedback over the allgather (the "Sparse" baseline of the SASG paper):
-    every round c = TopK_h(α·g + e) per tensor, e ← α·g + e − c; never skips, one backward pass."""
+    every round c = TopK_h(α·g + e) per tensor, e ← α·g + e − c; never skips, one backward pass.
+    ``scope`` "model" keeps the same number of entries, Σ_b max(1, ⌊h·n_b⌋), over the whole
+    model instead."""
 
     name = "topk-ef"
     always_send = True

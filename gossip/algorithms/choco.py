@@ -24,7 +24,8 @@ is σ = ||v||_2 per tensor with CHOCO's 1/τ scaling and s = 4: most symbols are
 costs about 0.47 bits per entry, but it tolerates only a small γ (measured on digits, 4-8 ranks:
 0.05 and 0.1 converge, 0.2 degrades, 0.3 diverges).  ``--norm inf`` (σ = max|v|) converges for
 γ up to 0.6 at about 1.5-2 bits per entry.  ``--norm l2`` without ``--tau-scaling`` is not
-contractive and diverges (docs/algorithms.md).  CHOCO's own settings: QSGD-16 γ = 0.34, top-1% γ = 0.04.
+contractive and diverges (docs/algorithms.md).  CHOCO's own settings: QSGD-16 γ = 0.34 (our
+default 0.1), top-1% γ = 0.04.
 """
 
 from __future__ import annotations

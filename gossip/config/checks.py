@@ -43,6 +43,11 @@ def check(cfg: Config) -> None:
                 raise ConfigError(f"config error: algorithm.{key} = {getattr(a, key)!r} does not "
                                   f"apply to {a.name} (it always uses {fixed[key]!r}); leave "
                                   f"--{key} unset")
+    if a.topk_scope is not None and "topk_scope" not in ALGORITHM_DEFAULTS[a.name]:
+        users = [n for n, d in ALGORITHM_DEFAULTS.items() if "topk_scope" in d]
+        raise ConfigError(f"config error: algorithm.topk_scope = {a.topk_scope!r} does not apply "
+                          f"to {a.name} (only {' and '.join(users)} use it); leave --topk-scope "
+                          f"unset")
     for section, cls in SECTIONS.items():
         obj = getattr(cfg, section)
         for f in fields(cls):

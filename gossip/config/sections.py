@@ -97,7 +97,7 @@ class AlgorithmConfig:
                     flag="--lr", lo=0.0, lo_open=True)
     gamma: float | None = opt(None, "consensus step gamma of malcom/choco (malcom 0.05: with the "
                               "l2+tau quantizer 0.1 converged, 0.2 degraded, 0.3 diverged; "
-                              "choco 0.34 for QSGD-16, 0.04 for top-1 percent)", flag="--gamma",
+                              "choco 0.1 for QSGD-16: 0.34 diverged at d = 150,010; 0.04 for top-1 percent)", flag="--gamma",
                               lo=0.0, hi=1.0, lo_open=True, nullable=True)
     l1: float | None = opt(None, "l1 weight mu; the prox soft-thresholds at lr*l1 (malcom 1e-3; "
                            "0 elsewhere; only malcom/choco apply it)", flag="--l1", lo=0.0,
@@ -135,6 +135,12 @@ class AlgorithmConfig:
                      flag="--rho", lo=0.0, hi=1.0, lo_open=True, assumption=True)
     norm_window: int = opt(50, "adaptive-topk: gradient norms averaged for K_t", flag="--norm-window",
                            lo=1)
+    topk_scope: str | None = opt(None, "adaptive-topk/topk-ef: where top-k selects; model = the "
+                                 "K largest of the whole vector, tensor = per tensor (adaptive-"
+                                 "topk splits K_t over the tensors by size, largest remainder; "
+                                 "topk-ef keeps --ratio of each); default adaptive-topk model, "
+                                 "topk-ef tensor", flag="--topk-scope", choices=("model", "tensor"),
+                                 nullable=True, assumption=True)
     beta: float = opt(1.0, "gdsec: weight beta of the previously transmitted gradient",
                       flag="--beta", lo=0.0, hi=1.0, assumption=True)
     xi: float = opt(0.2, "gdsec: threshold factor xi (tau_i = xi/(alpha M)|dtheta_i|); sasg: "

@@ -5,6 +5,7 @@ import pytest
 
 from gossip.algorithms import GDSEC, SASG, AdaptiveTopK, GradientOracle
 from gossip.compressors import ErrorMemory
+from gossip.compressors.sparse import split_k
 from gossip.comm import InProcessCommunicator
 
 
@@ -121,6 +122,29 @@ def test_adaptive_topk_budget_and_k_follow_the_gradient_norm():
     assert all(info.kept >= 1 for out, infos in log for info in infos.values())
     np.testing.assert_array_equal(xs[0], xs[1])
     assert states[0].bits_used <= alg.budget
+
+
+def test_adaptive_topk_tensor_scope_splits_k_over_the_tensors():
+    sizes = [600, 300, 100]
+    alg = AdaptiveTopK(size=1000, world=2, block_sizes=sizes, lr=0.1, budget_ratio=0.05,
+                       rounds=20, scope="tensor")
+    cs = np.random.default_rng(2).standard_normal((2, 1000))
+    cs[:, :600] *= 0.01  # the whole-model top-K would take nothing from the first tensor
+    xs, states, log, _ = drive(alg, cs, np.zeros(1000), rounds=20)
+    edges = np.cumsum([0, *sizes])
+    for t, (out, infos) in enumerate(log):
+        rep = alg.channel.receive_rep(out[1][0])  # rank 1's message of round t + 1
+        k = int(infos[1].kept)
+        per = np.histogram(rep.indices, bins=edges)[0]
+        assert per.sum() == k  # sizes add up to K_t
+        np.testing.assert_array_equal(per, split_k(k, sizes))
+    assert per[0] > 0
+    np.testing.assert_array_equal(xs[0], xs[1])
+    # the same run over the whole model: nothing from the small-valued first tensor in round 1
+    whole = AdaptiveTopK(size=1000, world=2, block_sizes=sizes, lr=0.1, budget_ratio=0.05,
+                         rounds=20, scope="model")
+    _, _, log, _ = drive(whole, cs, np.zeros(1000), rounds=1)
+    assert (whole.channel.receive_rep(log[0][0][1][0]).indices >= 600).all()
 
 
 def test_error_memory():

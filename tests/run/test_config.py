@@ -88,3 +88,16 @@ def test_options_of_other_algorithms_are_refused(tmp_path):
     cfg = config.load(None, {"algorithm": {"name": "dpsgd"}})  # its own resolved file reloads
     (tmp_path / "c.toml").write_text(config.to_toml(cfg))
     assert config.load(str(tmp_path / "c.toml")) == cfg
+
+
+def test_topk_scope_only_for_adaptive_topk_and_topk_ef():
+    for name in ("sasg", "gdsec", "malcom", "choco", "dpsgd"):
+        with pytest.raises(ConfigError, match=f"algorithm.topk_scope = 'tensor' does not apply "
+                                              f"to {name} .only adaptive-topk and topk-ef"):
+            config.load(None, {"algorithm": {"name": name, "topk_scope": "tensor"}})
+    assert config.load(None, {"algorithm": {"name": "adaptive-topk"}}).algorithm.topk_scope == "model"
+    assert config.load(None, {"algorithm": {"name": "topk-ef"}}).algorithm.topk_scope == "tensor"
+    cfg = config.load(None, {"algorithm": {"name": "topk-ef", "topk_scope": "model"}})
+    assert cfg.algorithm.topk_scope == "model"
+    with pytest.raises(ConfigError, match="must be one of model, tensor"):
+        config.load(None, {"algorithm": {"name": "topk-ef", "topk_scope": "layer"}})

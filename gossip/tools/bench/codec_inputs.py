@@ -18,7 +18,7 @@ TRAINING_VARIANTS = (
     ("malcom default (l2+tau, s=4)", {}),
     ("malcom --norm inf --levels 2", {"norm": "inf", "tau_scaling": False, "levels": 2,
                                       "gamma": 0.3}),
-    ("choco QSGD-16 (gamma 0.34)", {"name": "choco"}),
+    ("choco QSGD-16 (gamma 0.34)", {"name": "choco", "gamma": 0.34}),
 )
 
 
