@@ -54,6 +54,18 @@ class TopologyInfo:
         )
 
 
+def worst_sum(W: np.ndarray, tol: float) -> tuple[str, int, float, float] | None:
+    """The row (first) or column whose sum is furthest from 1, if beyond ``tol``:
+    ("row"|"column", index, its sum, |error|); None when W is doubly stochastic."""
+    for axis, what in ((1, "row"), (0, "column")):
+        sums = W.sum(axis=axis)
+        err = np.abs(sums - 1.0)
+        if err.max() > tol:
+            k = int(err.argmax())
+            return what, k, float(sums[k]), float(err[k])
+    return None
+
+
 def spectral_stats(W: np.ndarray) -> tuple[float, float]:
     """``(spectral_gap, beta)`` of a symmetric W: ``1 - |λ_2|`` and ``||I - W||_2``."""
     n = W.shape[0]
@@ -144,15 +156,14 @@ def validate(
             f"topology {name!r}: W has a negative entry W[{i}, {j}] = {_fmt(W[i, j])}: "
             f"gossip weights must be >= 0 (use 'metropolis')"
         )
-    for axis, what in ((1, "row"), (0, "column")):
-        err = np.abs(W.sum(axis=axis) - 1.0)
-        if err.max() > stol:
-            k = int(err.argmax())
-            raise TopologyError(
-                f"topology {name!r}: W is not doubly stochastic: {what} {k} sums to "
-                f"{float(W.sum(axis=axis)[k])!r} (|error| {_fmt(err[k])} > tol {stol:g}): "
-                f"set the diagonal to 1 - (off-diagonal {what} sum)"
-            )
+    bad = worst_sum(W, stol)
+    if bad:
+        what, k, total, err = bad
+        raise TopologyError(
+            f"topology {name!r}: W is not doubly stochastic: {what} {k} sums to {total!r} "
+            f"(|error| {_fmt(err)} > tol {stol:g}): set the diagonal to 1 - (off-diagonal "
+            f"{what} sum)"
+        )
     support = nx.to_numpy_array(G, nodelist=range(n), dtype=np.float64, weight=None) > 0
     np.fill_diagonal(support, True)
     off = (np.abs(W) > tol) & ~support
@@ -265,16 +276,14 @@ def check_matrix(
             f"(|difference| {asym[i, j]:.3g} > tol {tol:g}, the worst pair): gossip needs W = W^T, "
             f"e.g. use (W + W.T) / 2"
         )
-    for axis, what in ((1, "row"), (0, "column")):
-        sums = A.sum(axis=axis)
-        err = np.abs(sums - 1.0)
-        if err.max() > tol:
-            k = int(err.argmax())
-            raise TopologyError(
-                f"{source}: {what} {node(k)} of W sums to {float(sums[k])!r}, not 1 (|error| {err[k]:.3g} > "
-                f"tol {tol:g}): every row and column of W must sum to 1; set the diagonal entry to "
-                f"1 - (the other entries of the {what})"
-            )
+    bad = worst_sum(A, tol)
+    if bad:
+        what, k, total, err = bad
+        raise TopologyError(
+            f"{source}: {what} {node(k)} of W sums to {total!r}, not 1 (|error| {err:.3g} > "
+            f"tol {tol:g}): every row and column of W must sum to 1; set the diagonal entry to "
+            f"1 - (the other entries of the {what})"
+        )
     if G is None:
         G = support_graph(A)
     else:
