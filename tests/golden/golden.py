@@ -93,8 +93,20 @@ def run_case(name: str, out: Path, mpi: bool, extra: tuple = ()) -> dict:
 
         mpiexec = find_mpiexec() or "mpiexec"
         cmd = [mpiexec, "-n", "4", sys.executable, "-m", "gossip", "train"]
-    else:
-        cmd = [sys.executable, "-m", "gossip", "train", "--comm", "inprocess", "--ranks", "4"]
+    else:  # in this process, through the same command line (no interpreter start per case)
+        import contextlib
+        import io
+
+        from gossip.cli import main as gossip_main
+
+        args = ["train", "--comm", "inprocess", "--ranks", "4", *case_args(name), *extra,
+                "--out", str(out)]
+        log = io.StringIO()
+        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            rc = gossip_main(args)
+        if rc != 0:
+            raise RuntimeError(f"{name}: exit {rc}\n{log.getvalue()}")
+        return digest_run(out)
     r = subprocess.run([*cmd, *case_args(name), *extra, "--out", str(out)], capture_output=True,
                        text=True, env=env, timeout=600)
     if r.returncode != 0:
