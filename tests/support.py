@@ -31,6 +31,22 @@ def gossip(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
                           text=True, timeout=timeout, env=ENV)
 
 
+def train(*args: str) -> subprocess.CompletedProcess:
+    """``gossip train --comm inprocess --no-progress ARGS...`` run in this process through
+    :func:`gossip.cli.main` (exit code, stdout and stderr as a subprocess would give them),
+    without an interpreter start per run."""
+    import contextlib
+    import io
+
+    from gossip.cli import main
+
+    argv = ["train", "--comm", "inprocess", "--no-progress", *args]
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = main(argv)
+    return subprocess.CompletedProcess(argv, rc, out.getvalue(), err.getvalue())
+
+
 def gossip_inprocess(n: int, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
     return gossip("train", "--comm", "inprocess", "--ranks", str(n), *args, timeout=timeout)
 

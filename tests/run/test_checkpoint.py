@@ -3,11 +3,10 @@
 import json
 
 from gossip.run.metrics import read_metrics
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+import support
 import torch
 
 from gossip.run import checkpoint
@@ -26,8 +25,7 @@ ALGOS = [
 
 
 def gossip(*args):
-    return subprocess.run([sys.executable, "-m", "gossip", "train", "--comm", "inprocess",
-                           "--no-progress", *args], capture_output=True, text=True, timeout=300)
+    return support.train(*args)
 
 
 @pytest.mark.parametrize("algo", ALGOS, ids=lambda a: " ".join(a[1:]))

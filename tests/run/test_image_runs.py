@@ -2,11 +2,10 @@
 
 import json
 import struct
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+import support
 import torch
 
 
@@ -43,8 +42,7 @@ def cifar_dir(tmp_path_factory):
 
 
 def gossip(*args):
-    return subprocess.run([sys.executable, "-m", "gossip", "train", "--comm", "inprocess",
-                           "--no-progress", *args], capture_output=True, text=True, timeout=300)
+    return support.train(*args)
 
 
 def test_mnist_cnn_learns(tmp_path, mnist_dir):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import support
 import torch
 
 from gossip.run import checkpoint
@@ -20,8 +21,7 @@ COMMON = ["--ranks", "3", "--model", "logreg", "--seed", "5", "--eval-every", "1
 
 
 def gossip(*args):
-    return subprocess.run([sys.executable, "-m", "gossip", "train", "--comm", "inprocess",
-                           "--no-progress", *args], capture_output=True, text=True, timeout=300)
+    return support.train(*args)
 
 
 def same_run(a: Path, b: Path) -> None:
