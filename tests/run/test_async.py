@@ -1,10 +1,9 @@
 """Asynchronous mode: the seeded in-process simulator, staleness bound, flush, bad combinations."""
 
 import json
-import subprocess
-import sys
 
 import pytest
+import support
 
 from gossip import config
 from gossip.comm import InProcessCommunicator
@@ -94,9 +93,7 @@ def test_async_converges_in_process(tmp_path):
     (["--time-budget", "5"], ["time_budget", "--mode async"]),
 ])
 def test_bad_combinations_one_clear_message_exit_2(tmp_path, flags, words):
-    r = subprocess.run([sys.executable, "-m", "gossip", "train", "--comm", "inprocess",
-                        "--no-progress", "--out", str(tmp_path / "o"), *flags],
-                       capture_output=True, text=True, timeout=120)
+    r = support.train("--out", str(tmp_path / "o"), *flags)
     assert r.returncode == 2, r.stderr
     assert r.stderr.count("gossip:") == 1
     for w in words:
