@@ -25,7 +25,7 @@ import numpy as np
 
 from ..channel import Channel
 from .base import Algorithm, GradientOracle, RoundInfo
-from .choco import soft_threshold
+from ..prox import soft_threshold
 
 
 @dataclass

@@ -37,6 +37,7 @@ import numpy as np
 from ..channel import Channel, Sent
 from ..codecs import DecodeError
 from ..compressors import DitheredQuantizer
+from ..prox import soft_threshold  # noqa: F401 - re-exported
 from .base import Algorithm, GradientOracle, NeighbourDecodeError, info_from
 
 
@@ -47,17 +48,6 @@ class ChocoState:
     s: np.ndarray  # Σ_j w_ij x̂_j over N_i ∪ {i} (float32)
     round: int = 0  # rounds composed so far
     pending: Sent | None = None
-
-
-def soft_threshold(y: np.ndarray, tau: float, out: np.ndarray) -> np.ndarray:
-    """sign(y)·max(|y| − τ, 0), written into ``out`` (exact zeros)."""
-    if tau <= 0:
-        out[:] = y
-        return out
-    mag = np.abs(y) - np.float32(tau)
-    np.maximum(mag, 0, out=mag)
-    np.multiply(np.sign(y), mag, out=out)
-    return out
 
 
 class ChocoSGD(Algorithm):

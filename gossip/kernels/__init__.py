@@ -33,7 +33,7 @@ class Kernels(types.SimpleNamespace):
 
 
 def _numpy_kernels() -> Kernels:
-    from ..algorithms.choco import soft_threshold
+    from ..prox import soft_threshold
     from ..codecs import vsc
 
     def vsc_decode(data, *, max_entries=None, expected_size=None, dtype=None):

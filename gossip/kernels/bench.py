@@ -87,7 +87,7 @@ def bench_codec(sizes, fracs, repeats: int) -> list[dict]:
 
 
 def bench_quant(d: int, repeats: int) -> list[dict]:
-    from ..algorithms.choco import soft_threshold
+    from ..prox import soft_threshold
     from ..compressors import DitheredQuantizer
     from . import quant
 
