@@ -65,3 +65,38 @@ def make_run(tmp_path, ranks: int = 4, comm_cls=None, **sections):
     topo = build_topology(cfg, ranks)
     comm = (comm_cls or InProcessCommunicator)(list(topo.neighbours))
     return Run(cfg, comm, topo, tmp_path), topo, comm
+
+
+def spy_communicator():
+    """An InProcessCommunicator class that records every outbox it moves (``.log``)."""
+    from gossip.comm import InProcessCommunicator
+
+    class SpyCommunicator(InProcessCommunicator):
+        def __init__(self, neighbours):
+            super().__init__(neighbours)
+            self.log = []
+
+        def exchange(self, outbox, label="the neighbour exchange"):
+            self.log.append({r: dict(m) for r, m in outbox.items()})
+            return super().exchange(outbox, label)
+
+    return SpyCommunicator
+
+
+def stop_rank_and_wait(proc, pids: dict[int, int], rank: int, timeout: float = 60):
+    """SIGSTOP ``rank`` (alive but stuck), wait for the launcher to end; kill every rank after.
+    Returns (stderr, seconds from the stop to the end)."""
+    import signal
+    import time
+
+    os.kill(pids[rank], signal.SIGSTOP)
+    t0 = time.time()
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    finally:
+        for p in pids.values():
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    return err, time.time() - t0

@@ -151,8 +151,9 @@ class Run:
         local = bool(STOP.requested or (self.cfg.train.stop_at_round or 0) == t)
         return self.comm.any_flag({r: local for r in self.comm.local_ranks})
 
-    def _rows(self, t: int, is_eval: bool, elapsed: float) -> dict[int, np.ndarray]:
-        """This round's metrics row of every local rank (evaluating the rank models if due)."""
+    def _rows(self, t: int, is_eval: bool, t0: float) -> dict[int, np.ndarray]:
+        """This round's metrics row of every local rank (evaluating the rank models if due);
+        ``elapsed_s`` is read after the evaluation, so an evaluation round carries its cost."""
         rows = {}
         xbar = self.network_average() if is_eval else None
         for w in self.workers:
@@ -167,7 +168,8 @@ class Run:
                 t, w.rank, w.loss, c.round_sent, c.round_received, c.control_sent,
                 8.0 * w.info.message_bytes / (self.d * max(1, w.info.messages)),
                 w.info.symbol_entropy_bits, np.count_nonzero(x) / x.size, w.info.kept,
-                w.info.skipped, acc, dist, elapsed, w.compute_s, w.codec_s, w.wire_s],
+                w.info.skipped, acc, dist, time.perf_counter() - t0, w.compute_s, w.codec_s,
+                w.wire_s],
                 dtype=np.float64)
         self._xbar = xbar
         return rows
@@ -203,7 +205,7 @@ class Run:
                 if t == start:
                     self._first_round_done()
                 is_eval = t % cfg.train.eval_every == 0 or t == rounds
-                table = comm.gather_to_root(self._rows(t, is_eval, time.perf_counter() - t0))
+                table = comm.gather_to_root(self._rows(t, is_eval, t0))
                 if is_eval:
                     self._average_buffers()  # BatchNorm statistics of the average model
                 if is_eval and root:

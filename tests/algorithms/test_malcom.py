@@ -10,16 +10,7 @@ from gossip.algorithms import NeighbourDecodeError, soft_threshold
 from gossip.comm import InProcessCommunicator
 
 
-class SpyCommunicator(InProcessCommunicator):
-    """Records every message it moves, to check what the algorithm did with them."""
-
-    def __init__(self, neighbours):
-        super().__init__(neighbours)
-        self.log = []
-
-    def exchange(self, outbox, label="the neighbour exchange"):
-        self.log.append({r: dict(m) for r, m in outbox.items()})
-        return super().exchange(outbox, label)
+SpyCommunicator = support.spy_communicator()
 
 
 def make_run(tmp_path, ranks=4, comm_cls=InProcessCommunicator, **sections):

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
+import support
 
 import topologies
 from gossip import config
-from gossip.comm import InProcessCommunicator
 from gossip.run import Run, build_topology
 
 
@@ -34,14 +34,7 @@ def test_schedule_matching_and_drop():
     assert np.allclose(W, W.T) and np.allclose(W.sum(0), 1)
 
 
-class Spy(InProcessCommunicator):
-    def __init__(self, nb):
-        super().__init__(nb)
-        self.log = []
-
-    def exchange(self, outbox, label="the neighbour exchange"):
-        self.log.append({r: dict(m) for r, m in outbox.items()})
-        return super().exchange(outbox, label)
+Spy = support.spy_communicator()
 
 
 @pytest.mark.parametrize("mode, algo", [("matching", {"name": "malcom"}),

@@ -8,6 +8,7 @@ import sys
 import time
 
 import pytest
+import support
 
 from support import MPIEXEC, mpirun
 from test_failures import rank_errors, rank_pids
@@ -52,17 +53,8 @@ def test_async_stopped_rank_is_named_nobody_hangs(tmp_path):
         time.sleep(0.2)
     time.sleep(3.0)  # let the ranks run asynchronously for a while
     pids = rank_pids(str(out))
-    os.kill(pids[3], signal.SIGSTOP)
-    t0 = time.time()
-    try:
-        _, err = proc.communicate(timeout=60)
-    finally:
-        for p in pids.values():
-            try:
-                os.kill(p, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-    assert proc.returncode != 0 and time.time() - t0 < 30
+    err, took = support.stop_rank_and_wait(proc, pids, 3)
+    assert proc.returncode != 0 and took < 30
     assert "no answer from rank 3" in err + rank_errors(out), err
 
 

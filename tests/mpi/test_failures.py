@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+import support
 
 from gossip.run import checkpoint
 
@@ -85,17 +86,8 @@ def test_killed_rank_never_hangs_the_others(tmp_path):
 def test_hung_rank_is_named(tmp_path):
     proc = start(tmp_path / "o")
     pids = wait_for_progress(tmp_path / "o", proc)
-    os.kill(pids[3], signal.SIGSTOP)  # alive but stuck
-    t0 = time.time()
-    try:
-        _, err = proc.communicate(timeout=60)
-    finally:
-        for p in pids.values():
-            try:
-                os.kill(p, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-    assert proc.returncode != 0 and time.time() - t0 < 30
+    err, took = support.stop_rank_and_wait(proc, pids, 3)  # alive but stuck
+    assert proc.returncode != 0 and took < 30
     assert "no answer from rank 3" in err + rank_errors(tmp_path / "o"), err
 
 
