@@ -85,9 +85,11 @@ def test_wrong_world_size_one_clear_message_no_hang(tmp_path):
 
 def test_hung_peer_named_within_the_deadline():
     r = mpirun(3, str(HERE / "mpi_hung_peer.py"), timeout=60)
-    assert r.returncode == 0, r.stderr
+    # ranks leave without MPI_Finalize (a peer is gone from the protocol), so the launcher may
+    # report a bad termination: the exit code says nothing here, the naming lines do
     for me in (0, 1):
-        line = next(x for x in r.stdout.splitlines() if x.startswith(f"rank {me} "))
+        line = next((x for x in r.stdout.splitlines() if x.startswith(f"rank {me} ")), None)
+        assert line is not None, (r.returncode, r.stdout, r.stderr)
         assert "no answer from rank 2" in line, r.stdout
         took = float(line.split(" after ")[1].split(" s")[0])
         assert took < 1.0 + 5.0 + 1.0, line  # the deadline, then at most the ping grace
