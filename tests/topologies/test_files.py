@@ -255,27 +255,17 @@ def test_row_not_summing_to_one_names_the_row(tmp_path):
         T.make_topology("file", None, rule="weights", path=str(p))
 
 
-def test_edge_weights_over_one_name_the_row_and_the_fill(tmp_path):
-    p = _edge_list(tmp_path, "0 1 0.5\n1 2 0.75\n2 0 0.25\n")
-    with pytest.raises(TopologyError, match=r"row 1: the weights of the node's edges sum to 1.25 > 1.*-0.25"):
-        T.make_topology("file", None, rule="weights", path=str(p))
-
-
-def test_relabelled_file_errors_show_file_ids(tmp_path):
-    p = _edge_list(tmp_path, "10 20 0.5\n20 30 0.75\n30 10 0.25\n")
-    with pytest.raises(TopologyError, match=r"row 1 \(20 in the file\)"):
-        T.make_topology("file", None, rule="weights", path=str(p))
-
-
-def test_zero_weight_edge_named(tmp_path):
-    p = _edge_list(tmp_path, "0 1 0.5\n1 2 0\n2 0 0.5\n")
-    with pytest.raises(TopologyError, match=r"edge \(1, 2\) of the topology has weight W\[1, 2\] = 0"):
-        T.make_topology("file", None, rule="weights", path=str(p))
-
-
-def test_disconnected_weighted_file(tmp_path):
-    p = _edge_list(tmp_path, "0 1 0.5\n2 3 0.5\n")
-    with pytest.raises(TopologyError, match=r"disconnected: 2 components \(sizes \[2, 2\]\)"):
+@pytest.mark.parametrize("text, message", [
+    ("0 1 0.5\n1 2 0.75\n2 0 0.25\n",  # edge weights over one: the row and the fill named
+     r"row 1: the weights of the node's edges sum to 1.25 > 1.*-0.25"),
+    ("10 20 0.5\n20 30 0.75\n30 10 0.25\n",  # relabelled file: errors show the file's ids
+     r"row 1 \(20 in the file\)"),
+    ("0 1 0.5\n1 2 0\n2 0 0.5\n", r"edge \(1, 2\) of the topology has weight W\[1, 2\] = 0"),
+    ("0 1 0.5\n2 3 0.5\n", r"disconnected: 2 components \(sizes \[2, 2\]\)"),
+])
+def test_invalid_weighted_edge_list_named(tmp_path, text, message):
+    p = _edge_list(tmp_path, text)
+    with pytest.raises(TopologyError, match=message):
         T.make_topology("file", None, rule="weights", path=str(p))
 
 
