@@ -3,9 +3,8 @@
 Each message is [int64 step | int64 payload size | payload] in one ``Isend`` on a duplicate of
 the world communicator; a payload over ``INLINE`` bytes follows in a second message on its own
 tag.  One tag per kind, so MPI's non-overtaking rule keeps every directed edge in order.  Every
-rank keeps one receive posted per neighbour, so a rank that must wait blocks in MPI
-(``Waitsome``, with the deadlines, pings and alarm of :mod:`.deadline`) as the sync exchange
-does, instead of polling.  Past ``--exchange-timeout`` the awaited peers are pinged and a
+rank keeps one receive posted per neighbour, so a rank that must wait does it as the sync exchange
+does (the wait mode, deadlines, pings and alarm of :mod:`.deadline`).  Past ``--exchange-timeout`` the awaited peers are pinged and a
 silent one is named.  No pickles.
 """
 
@@ -38,7 +37,7 @@ class AsyncMPITransport(Deadlines):
         self.peers = sorted(comm.neighbours[self.rank])
         self._box = {j: np.empty(HEAD + self.INLINE, dtype=np.uint8) for j in self.peers}
         self._recv = {j: self._post(j) for j in self.peers}
-        self._init_deadlines()
+        self._init_deadlines(comm.wait_mode)
 
     def _post(self, j: int):
         return self.data.Irecv([self._box[j], self.MPI.BYTE], source=j, tag=self.TAG)

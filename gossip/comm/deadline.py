@@ -1,8 +1,13 @@
 """Waiting with a deadline: every MPI wait either completes or names the peer that is lost.
 
-A wait blocks in MPI (``Waitsome``, so transfers progress at full speed, as in a plain
-``Waitall``) on its requests plus two that are always posted: a liveness ping from any peer,
-and an alarm that a helper thread sends this rank at the deadline.  A ping is answered at once,
+A wait polls its requests plus two that are always posted: a liveness ping from any peer, and
+an alarm that a helper thread sends this rank at the deadline.  How it waits is the wait mode
+(``--mpi-wait``): ``yield`` (default) polls with ``Testsome`` and gives the core away with
+``sched_yield`` between polls, so ranks that share cores (more ranks than cores, the normal
+case on a laptop or an oversubscribed node) do not spin while their peers compute, yet a
+message is taken within microseconds; ``block`` sits in MPI's ``Waitsome`` (MPICH spins there:
+best with one rank per dedicated core); ``sleep`` naps between polls (20 us doubling to 1 ms),
+the least CPU while waiting, at up to a millisecond of extra latency.  A ping is answered at once,
 so a waiting rank is never blamed for someone else's silence.  At the deadline a rank pings the
 peers it still waits for: one that answers is alive (waiting on someone else), so the wait goes
 on; one that does not is dead or hung, and :class:`LostPeerError` names it.
@@ -11,6 +16,7 @@ on; one that does not is dead or hung, and :class:`LostPeerError` names it.
 from __future__ import annotations
 
 import atexit
+import os
 import threading
 import time
 
@@ -66,9 +72,14 @@ class Deadlines:
     """Mixin for a communicator with ``MPI``, ``world``, ``rank``, ``round`` and ``timeout``."""
 
     PING_TAG, PONG_TAG, ALARM_TAG = 31, 32, 33
+    WAIT_MODES = ("yield", "block", "sleep")
+    NAP_MIN, NAP_MAX = 20e-6, 1e-3  # the sleep mode's naps: doubling, capped well under a round
 
-    def _init_deadlines(self) -> None:
+    def _init_deadlines(self, wait_mode: str = "yield") -> None:
         MPI = self.MPI
+        if wait_mode not in self.WAIT_MODES:
+            raise ValueError(f"wait mode {wait_mode!r}: choose one of {', '.join(self.WAIT_MODES)}")
+        self.wait_mode = wait_mode
         # one posted ping receive per other rank: an ANY_SOURCE receive would slow every wait
         # (MPICH then polls its network module too)
         self._others = [j for j in range(self.world.Get_size()) if j != self.rank]
@@ -162,16 +173,72 @@ class Deadlines:
 
     def _wait(self, pending: list[tuple[object, int | None]], what: str,
               patience: float = 1.0, then=None) -> None:
-        """Wait for (request, peer) pairs, blocking in ``Waitsome``.  ``then(k)``, called when
-        the k-th request completes, may return more (request, peer) pairs to wait for.  Past the
-        deadline the peers still awaited are pinged and the silent ones named (see the module
-        docstring).  ``patience`` > 1 lets the root time out first."""
-        MPI = self.MPI
+        """Wait for (request, peer) pairs as the wait mode says.  ``then(k, status)``, called
+        when the k-th request completes, may return more (request, peer) pairs to wait for.
+        Past the deadline the peers still awaited are pinged and the silent ones named (see the
+        module docstring).  ``patience`` > 1 lets the root time out first."""
         reqs = [r for r, _ in pending]
         peers = [p for _, p in pending]
-        if then is None and MPI.Request.Testall(reqs):
+        if then is None and self.MPI.Request.Testall(reqs):
             return
         limit = self.timeout * patience
+        if self.wait_mode == "block":
+            self._wait_block(reqs, peers, what, limit, then)
+        else:
+            self._wait_poll(reqs, peers, what, limit, then)
+
+    def _awaited(self, reqs: list, peers: list) -> list[int]:
+        return [p for r, p in zip(reqs, peers) if r != self.MPI.REQUEST_NULL and p is not None]
+
+    def _completed(self, k: int, status, reqs: list, peers: list, statuses: list, then) -> int:
+        """Request k is done: queue what ``then`` returns -> how many requests that adds."""
+        more = then(k, status) if then else ()
+        for req, peer in more:
+            reqs.append(req)
+            peers.append(peer)
+            statuses.append(self.MPI.Status())
+        return len(more)
+
+    POLLS_PER_CHECK = 64  # yield mode: pings answered and the clock read every this many polls
+
+    def _wait_poll(self, reqs: list, peers: list, what: str, limit: float, then) -> None:
+        """The yield and sleep modes: ``Testsome`` on the requests alone; between polls the
+        core is given away (``sched_yield``) or the rank naps.  Pings are answered and the
+        deadline is read on the clock every ``POLLS_PER_CHECK`` polls (every poll when
+        sleeping): no alarm thread."""
+        MPI = self.MPI
+        statuses = [MPI.Status() for _ in reqs]
+        left, polls, nap = len(reqs), 0, self.NAP_MIN
+        yielding = self.wait_mode == "yield"
+        due = time.monotonic() + limit
+        while left:
+            try:
+                done = MPI.Request.Testsome(reqs, statuses)
+            except MPI.Exception as e:
+                raise self._lost(reqs, peers, what, e) from None
+            if done:
+                for i, k in enumerate(done):
+                    left += self._completed(k, statuses[i], reqs, peers, statuses, then) - 1
+                nap = self.NAP_MIN
+                continue
+            polls += 1
+            if not yielding or polls % self.POLLS_PER_CHECK == 0:
+                try:
+                    self._serve_pings()
+                except MPI.Exception:
+                    pass  # a pong to a failed rank; its own wait reports the failure
+                if time.monotonic() > due:
+                    self._overdue(self._awaited(reqs, peers), limit, what)
+                    due = time.monotonic() + limit
+            if yielding:
+                os.sched_yield()
+            else:
+                time.sleep(nap)
+                nap = min(nap * 2, self.NAP_MAX)
+
+    def _wait_block(self, reqs: list, peers: list, what: str, limit: float, then) -> None:
+        """The block mode: ``Waitsome`` on the requests, the ping receives and the alarm."""
+        MPI = self.MPI
         self._armed = self._alarm.arm(time.monotonic() + limit)
         left = len(reqs)
         statuses = [MPI.Status() for _ in range(len(reqs) + len(self._others) + 1)]
@@ -196,15 +263,9 @@ class Deadlines:
                         self._alarm_req = self.world.Irecv([self._alarm_in, MPI.INT64_T],
                                                            source=self.rank, tag=self.ALARM_TAG)
                         if fired:  # not a stale alarm of an earlier wait
-                            self._overdue([p for r, p in zip(reqs, peers)
-                                           if r != MPI.REQUEST_NULL and p is not None],
-                                          limit, what)
+                            self._overdue(self._awaited(reqs, peers), limit, what)
                             self._armed = self._alarm.arm(time.monotonic() + limit)
                     else:
-                        left -= 1
-                        for req, peer in (then(k, statuses[i]) if then else ()):
-                            reqs.append(req)
-                            peers.append(peer)
-                            left += 1
+                        left += self._completed(k, statuses[i], reqs, peers, [], then) - 1
         finally:
             self._alarm.disarm()

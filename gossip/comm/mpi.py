@@ -5,7 +5,7 @@ int64) and carries the payload too when it is small; a larger payload follows at
 second message, received straight into a buffer of that size.  No round trip: both are posted
 together, with non-blocking ``Isend``/``Irecv`` on a distributed-graph communicator
 (``reorder=False``, so graph ranks are world ranks), and waited for in one blocking
-``Waitsome`` loop with a deadline (:mod:`.deadline`).  Point-to-point rather than neighbourhood
+wait with a deadline (:mod:`.deadline`; how it waits: ``wait_mode``).  Point-to-point rather than neighbourhood
 collectives, so that every wait can have a deadline and a peer that goes silent is named
 (:mod:`.deadline`).  Buffer-based calls only: no pickles.
 """
@@ -30,7 +30,8 @@ class MPICommunicator(Deadlines, Communicator):
     HEAD = 8  # the int64 length that precedes every message
     INLINE = 16384 - HEAD  # payloads up to this size travel in the header's MPI message
 
-    def __init__(self, neighbours: list[tuple[int, ...]], comm=None, timeout: float = 30.0):
+    def __init__(self, neighbours: list[tuple[int, ...]], comm=None, timeout: float = 30.0,
+                 wait_mode: str = "yield"):
         from mpi4py import MPI
 
         self.MPI = MPI
@@ -50,7 +51,7 @@ class MPICommunicator(Deadlines, Communicator):
         for c in (self.world, self.graph):
             c.Set_errhandler(MPI.ERRORS_RETURN)
         self.counters = {self.rank: ByteCounter()}
-        self._init_deadlines()
+        self._init_deadlines(wait_mode)
 
     def _post(self, mine: dict[int, bytes]) -> list:
         """Isend each peer its message: a header of its length (int64), followed in the same

@@ -215,6 +215,12 @@ class TrainConfig:
     exchange_timeout: float = opt(20.0, "seconds to wait for a peer in any exchange before "
                                   "stopping every rank with a message naming it (MPI only)",
                                   flag="--exchange-timeout", lo=0.0, lo_open=True)
+    mpi_wait: str = opt("yield", "how a rank waits for messages (MPI only): yield = poll and give "
+                        "the core to other processes between polls (default: right when ranks "
+                        "share cores, and as fast as MPI's own wait otherwise), block = MPI's "
+                        "Waitsome (MPICH busy-spins: for one rank per dedicated core), sleep = "
+                        "poll with naps of 20 us to 1 ms (least CPU while waiting; adds up to "
+                        "1 ms per wait)", flag="--mpi-wait", choices=("yield", "block", "sleep"))
     checkpoint_every: int = opt(100, "write a checkpoint set (every rank) every N rounds and after "
                                 "the last; 0 = only the last and when stopped by SIGTERM/SIGUSR1 "
                                 "(sync only: an async run checkpoints when it is stopped)",
@@ -272,7 +278,7 @@ class Config:
     # other values; MPI and in-process runs are bit-identical, so the communicator is one too).
     RUN_ONLY = ("train.out", "train.progress", "train.resume", "train.checkpoint_every",
                 "train.keep_checkpoints", "train.stop_at_round", "train.comm", "train.ranks",
-                "train.exchange_timeout", "train.slowdown", "train.kernels",
+                "train.exchange_timeout", "train.mpi_wait", "train.slowdown", "train.kernels",
                 "train.eval_every")
 
     # Settings a resumed run may also change unless the trajectory depends on them

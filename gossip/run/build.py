@@ -42,7 +42,8 @@ def build_communicator(cfg: Config, kind: str, topo: topologies.TopologyInfo) ->
     if kind == "mpi":
         from ..comm.mpi import MPICommunicator
 
-        return MPICommunicator(list(topo.neighbours), timeout=cfg.train.exchange_timeout)
+        return MPICommunicator(list(topo.neighbours), timeout=cfg.train.exchange_timeout,
+                               wait_mode=cfg.train.mpi_wait)
     from ..comm import InProcessCommunicator
 
     return InProcessCommunicator(list(topo.neighbours))

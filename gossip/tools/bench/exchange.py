@@ -1,6 +1,7 @@
 """Time of one neighbour exchange: ``MPICommunicator.exchange`` against raw MPI.
 
-``python -m gossip.tools.bench.exchange [--ranks 4] [--sizes 1K,64K,1M,6M,64M] [--repeats 7]``
+``python -m gossip.tools.bench.exchange [--ranks 4] [--sizes 1K,64K,1M,6M,64M] [--repeats 7]
+[--mpi-wait yield|block|sleep]``
 launches itself under ``mpiexec -n RANKS`` on a ring.  For each message size it times, in
 turns (interleaved, after a barrier each), one ``MPICommunicator.exchange`` and one plain
 mpi4py ``Isend``/``Irecv`` + ``Waitall`` of the same bytes to the same peers; a time is the
@@ -30,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ranks", type=int, default=4, help="MPI ranks on a ring (default 4)")
     p.add_argument("--sizes", default="1K,64K,1M,6M,64M", help="message sizes, comma-separated")
     p.add_argument("--repeats", type=int, default=7, help="timed exchanges of each kind per size")
+    p.add_argument("--mpi-wait", default="yield", choices=("yield", "block", "sleep"),
+                   help="how MPICommunicator waits, as gossip train --mpi-wait (default yield)")
     return p
 
 
@@ -68,7 +71,7 @@ def _measure(args) -> int:
     w = world()
     n, me = w.Get_size(), w.Get_rank()
     ring = [tuple(sorted({(r - 1) % n, (r + 1) % n} - {r})) for r in range(n)]
-    comm = MPICommunicator(ring)
+    comm = MPICommunicator(ring, wait_mode=args.mpi_wait)
     peers = list(comm.neighbours[me])
     graph = comm.graph
     rows = []
@@ -91,7 +94,7 @@ def _measure(args) -> int:
         rows.append((size, np.median(ours), min(ours), np.median(raw), min(raw)))
     if me == 0:
         print(f"{n} ranks on a ring, {args.repeats} exchanges of each kind per size "
-              f"(interleaved; a time is the slowest rank's)")
+              f"(interleaved; a time is the slowest rank's; --mpi-wait {args.mpi_wait})")
         print(f"{'size':>10} {'exchange med':>13} {'best':>9} {'raw med':>9} {'best':>9} "
               f"{'ratio med':>9} {'best':>6}")
         for size, om, ob, rm, rb in rows:
