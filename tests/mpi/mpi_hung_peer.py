@@ -1,4 +1,4 @@
-"""Run under ``mpiexec -n 3 python tests/mpi/mpi_hung_peer.py``: rank 2 stops answering (sleeps)
+"""Run under ``mpiexec -n 3 python tests/mpi/mpi_hung_peer.py [WAIT_MODE]``: rank 2 stops answering (sleeps)
 before an exchange; ranks 0 and 1 must name it within the deadline.  Prints one line per rank."""
 
 import os
@@ -13,7 +13,8 @@ TIMEOUT = 1.0
 def main() -> None:
     w = world()
     me = w.Get_rank()
-    comm = MPICommunicator([(1, 2), (0, 2), (0, 1)], timeout=TIMEOUT)
+    mode = sys.argv[1] if len(sys.argv) > 1 else "yield"
+    comm = MPICommunicator([(1, 2), (0, 2), (0, 1)], timeout=TIMEOUT, wait_mode=mode)
     peers = comm.neighbours[me]
     for t in range(3):  # a few good rounds, big and empty messages included
         inbox = comm.exchange({me: {j: bytes([me]) * (t * 40000) for j in peers}})[me]

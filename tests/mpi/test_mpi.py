@@ -83,8 +83,9 @@ def test_wrong_world_size_one_clear_message_no_hang(tmp_path):
     assert "4 nodes" in r.stderr and "3 ranks" in r.stderr and "mpiexec -n 4" in r.stderr
 
 
-def test_hung_peer_named_within_the_deadline():
-    r = mpirun(3, str(HERE / "mpi_hung_peer.py"), timeout=60)
+@pytest.mark.parametrize("wait_mode", ["yield", "block", "sleep"])
+def test_hung_peer_named_within_the_deadline(wait_mode):
+    r = mpirun(3, str(HERE / "mpi_hung_peer.py"), wait_mode, timeout=60)
     # ranks leave without MPI_Finalize (a peer is gone from the protocol), so the launcher may
     # report a bad termination: the exit code says nothing here, the naming lines do
     for me in (0, 1):
