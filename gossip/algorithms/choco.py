@@ -70,11 +70,12 @@ class ChocoSGD(Algorithm):
         self.prox_first = residual_order == "prox"
         self.kern = None  # compiled kernels, or None: the numpy code below
         if kernels != "numpy":
-            from ..kernels import select
+            from ..kernels import select, warm
 
             k = select(kernels)
             if k.mode == "compiled":
                 self.kern = k
+                warm((getattr(channel.compressor, "dtype", np.int8),))  # in set-up, not round 1
         # fused copy updates on the symbols: only for the dithered quantizer
         self.fused = self.kern is not None and isinstance(channel.compressor, DitheredQuantizer)
 

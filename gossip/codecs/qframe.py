@@ -83,12 +83,12 @@ class QuantizedCodec:
         if kernels == "numpy":
             self._enc_counted, self._dec, self.kernels = vsc.encode_counted, vsc.decode, "numpy"
         else:
-            from ..kernels import select
+            from ..kernels import select, warm
 
             k = select(kernels)
-            enc = k.vsc_encode
-            self._enc_counted = lambda z: (enc(z), None)  # the channel then counts itself
-            self._dec, self.kernels = k.vsc_decode, k.mode
+            if k.mode == "compiled":
+                warm((dtype,))  # load the cache now (set-up), not inside round 1
+            self._enc_counted, self._dec, self.kernels = k.vsc_encode_counted, k.vsc_decode, k.mode
 
     last_counts: np.ndarray | None = None  # symbol counts of the last encode (vsc only)
 

@@ -215,10 +215,16 @@ def _message(kind: int, d: int, nbits: int):
 def encode(symbols) -> bytes:
     """Encode an integer array (any shape, flattened) with values in [-2**31, 2**31]:
     the same bytes as :func:`gossip.codecs.vsc.encode`, without widening the symbols."""
+    return encode_counted(symbols)[0]
+
+
+def encode_counted(symbols) -> tuple[bytes, np.ndarray]:
+    """:func:`encode`, plus the symbol counts of the histogram it built (int64, count desc,
+    value asc), as :func:`gossip.codecs.vsc.encode_counted`."""
     v = _as_symbols(symbols)
     d = v.size
     if d == 0:
-        return _EMPTY
+        return _EMPTY, np.zeros(0, np.int64)
     if v.dtype == np.int8:
         words = v[:d - d % 8].view(np.uint64)
         (code, vmin, vmax, sym, cnt, lut, vals, ranks, M, b, c, L, flag, est) = _analyse8(v, words)
@@ -249,10 +255,10 @@ def encode(symbols) -> bytes:
             payload = W.astype(">u8").view(np.uint8)[:(nbits + 7) // 8]
             head = b"GV" + bytes((ref.VERSION, ref.KIND_VSC)) + _leb128(d) + _leb128(nbits)
             crc = zlib.crc32(payload, zlib.crc32(head))
-            return head + struct.pack("<I", crc) + payload.tobytes()
+            return head + struct.pack("<I", crc) + payload.tobytes(), cnt
     head, hlen, buf = _message(ref.KIND_RAW, d, raw_bits)
     _raw_write(v, buf[hlen + 4:], width)
-    return _seal(ref.KIND_RAW, d, raw_bits, buf, hlen, head)
+    return _seal(ref.KIND_RAW, d, raw_bits, buf, hlen, head), cnt
 
 
 _DTYPES = {np.dtype(t): (int(np.iinfo(t).min), int(np.iinfo(t).max))
