@@ -54,3 +54,14 @@ def test_sampler_covers_an_epoch_without_replacement():
     s = BatchSampler(x, y, 5, numpy_rng(0, 0, "sampler"))
     seen = np.concatenate([s.next()[1].numpy() for _ in range(2)])
     assert sorted(seen.tolist()) == list(range(10))
+
+
+def test_digits_read_without_sklearn_match_load_digits():
+    from sklearn.datasets import load_digits
+
+    from gossip.data.digits import _digits
+
+    data, target = _digits()
+    ref = load_digits()
+    assert data.dtype == ref.data.dtype and np.array_equal(data, ref.data)
+    assert np.array_equal(target, ref.target)
