@@ -74,8 +74,13 @@ class Communicator(ABC):
 
     def any_flag(self, flags: dict[int, bool]) -> bool:
         """OR of one flag per rank, the same answer on every rank."""
-        total = self.allreduce_sum({r: np.array([float(flags[r])]) for r in self.local_ranks})
-        return bool(total[0])
+        return self.agree(flags, 0)[0]
+
+    def agree(self, flags: dict[int, bool], root_value: int) -> tuple[bool, int]:
+        """(OR of one flag per rank, the root's ``root_value``): the same on every rank."""
+        total = self.allreduce_sum({r: np.array([float(flags[r]), float(root_value)
+                                                 if r == 0 else 0.0]) for r in self.local_ranks})
+        return bool(total[0]), int(total[1])
 
     @abstractmethod
     def broadcast_str(self, text: str | None) -> str:

@@ -199,18 +199,18 @@ class Deadlines:
             statuses.append(self.MPI.Status())
         return len(more)
 
-    POLLS_PER_CHECK = 64  # yield mode: pings answered and the clock read every this many polls
+    CHECK_EVERY = 2e-3  # seconds between ping answers and deadline checks while polling
 
     def _wait_poll(self, reqs: list, peers: list, what: str, limit: float, then) -> None:
         """The yield and sleep modes: ``Testsome`` on the requests alone; between polls the
-        core is given away (``sched_yield``) or the rank naps.  Pings are answered and the
-        deadline is read on the clock every ``POLLS_PER_CHECK`` polls (every poll when
-        sleeping): no alarm thread."""
+        core is given away (``sched_yield``) or the rank naps.  Every ``CHECK_EVERY`` seconds
+        pings are answered and the deadline is read on the clock: no alarm thread."""
         MPI = self.MPI
         statuses = [MPI.Status() for _ in reqs]
-        left, polls, nap = len(reqs), 0, self.NAP_MIN
+        left, nap = len(reqs), self.NAP_MIN
         yielding = self.wait_mode == "yield"
-        due = time.monotonic() + limit
+        clock = time.monotonic
+        due, check = clock() + limit, clock() + self.CHECK_EVERY
         while left:
             try:
                 done = MPI.Request.Testsome(reqs, statuses)
@@ -221,15 +221,16 @@ class Deadlines:
                     left += self._completed(k, statuses[i], reqs, peers, statuses, then) - 1
                 nap = self.NAP_MIN
                 continue
-            polls += 1
-            if not yielding or polls % self.POLLS_PER_CHECK == 0:
+            now = clock()
+            if now >= check:
+                check = now + self.CHECK_EVERY
                 try:
                     self._serve_pings()
                 except MPI.Exception:
                     pass  # a pong to a failed rank; its own wait reports the failure
-                if time.monotonic() > due:
+                if now > due:
                     self._overdue(self._awaited(reqs, peers), limit, what)
-                    due = time.monotonic() + limit
+                    due = clock() + limit
             if yielding:
                 os.sched_yield()
             else:

@@ -129,25 +129,26 @@ class MPICommunicator(Deadlines, Communicator):
                     for j in range(1, self.size)], "the metrics gather")
         return out
 
-    def any_flag(self, flags: dict[int, bool]) -> bool:
-        """OR of one flag per rank, agreed by all (through rank 0, which names a silent rank)."""
+    def agree(self, flags: dict[int, bool], root_value: int) -> tuple[bool, int]:
+        """OR of one flag per rank and the root's ``root_value``, agreed by all (through rank 0,
+        which names a silent rank)."""
         MPI = self.MPI
         mine = np.array([1 if flags[self.rank] else 0], dtype=np.int64)
-        verdict = np.zeros(1, dtype=np.int64)
+        verdict = np.zeros(2, dtype=np.int64)
         if self.rank == 0:
             got = np.zeros(self.size, dtype=np.int64)
             got[0] = mine[0]
             self._wait([(self.world.Irecv([got[j:j + 1], MPI.INT64_T], source=j,
                                           tag=self.FLAG_TAG), j) for j in range(1, self.size)],
                        "the end-of-round agreement")
-            verdict[0] = got.max()
+            verdict[:] = got.max(), root_value
             self._wait([(self.world.Isend([verdict, MPI.INT64_T], dest=j, tag=self.VERDICT_TAG), j)
                         for j in range(1, self.size)], "the end-of-round agreement")
         else:
             send = self.world.Isend([mine, MPI.INT64_T], dest=0, tag=self.FLAG_TAG)
             recv = self.world.Irecv([verdict, MPI.INT64_T], source=0, tag=self.VERDICT_TAG)
             self._wait([(send, 0), (recv, 0)], "the end-of-round agreement", patience=2.0)
-        return bool(verdict[0])
+        return bool(verdict[0]), int(verdict[1])
 
     def broadcast_str(self, text: str | None) -> str:
         buf = np.zeros(4096, dtype=np.uint8)

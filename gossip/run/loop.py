@@ -4,6 +4,12 @@ Each process hosts ``comm.local_ranks`` (one under MPI, all of them in-process).
 every local rank computes a minibatch gradient and composes its outbox; the communicator
 exchanges the messages; every local rank absorbs its inbox.  Logging, evaluation and byte
 accounting happen here and nowhere else.
+
+The only global steps are at *sync points*: evaluation and checkpoint rounds, the last round,
+``--stop-at-round``, and otherwise about every half second of training (the root proposes the
+interval, every rank agrees on it).  There the metrics rows since the last sync point go to the
+root (which writes them to metrics.jsonl) and the ranks agree whether a signal asks them to
+stop; between sync points a round is the neighbour exchange alone.
 """
 
 from __future__ import annotations
@@ -146,10 +152,14 @@ class Run:
         total = self.comm.allreduce_sum({w.rank: w.model.x.astype(np.float64) for w in self.workers})
         return total / self.comm.size
 
-    def stop_requested(self, t: int) -> bool:
-        """Did any rank get SIGTERM/SIGUSR1 (or reach --stop-at-round)?  Every rank agrees."""
-        local = bool(STOP.requested or (self.cfg.train.stop_at_round or 0) == t)
-        return self.comm.any_flag({r: local for r in self.comm.local_ranks})
+    SYNC_SECONDS, SYNC_MAX_ROUNDS = 0.5, 100
+
+    def _sync_gap(self, rounds: int, seconds: float) -> int:
+        """Rounds until the next sync point (the root's proposal is the one agreed): about
+        ``SYNC_SECONDS`` of training, so metrics reach the root and a stop request (signal)
+        is honoured within about that, without a global exchange in every round."""
+        per = seconds / max(1, rounds)
+        return int(min(self.SYNC_MAX_ROUNDS, max(1, self.SYNC_SECONDS // max(per, 1e-9))))
 
     def _rows(self, t: int, is_eval: bool, t0: float) -> dict[int, np.ndarray]:
         """This round's metrics row of every local rank (evaluating the rank models if due);
@@ -199,34 +209,48 @@ class Run:
                        dynamic_ncols=True)
         t0 = time.perf_counter() - wall0
         self._start_round = start
+        pending: list[dict[int, np.ndarray]] = []  # this process's rows since the last sync
+        next_sync, last = start, (start - 1, time.perf_counter())
+        every, stop_at = cfg.train.checkpoint_every, cfg.train.stop_at_round
         try:
             for t in range(start, rounds + 1):
                 self.round(t)
                 if t == start:
                     self._first_round_done()
                 is_eval = t % cfg.train.eval_every == 0 or t == rounds
-                table = comm.gather_to_root(self._rows(t, is_eval, t0))
+                pending.append(self._rows(t, is_eval, t0))
                 if is_eval:
                     self._average_buffers()  # BatchNorm statistics of the average model
                 if is_eval and root:
                     self.eval_model.load_flat(self._xbar.astype(np.float32))
                     self.eval_model.sync()
                     avg_acc, avg_loss = evaluate(self.eval_model.module, self.x_test, self.y_test)
-                    rank_acc = [float(a) for a in table[:, FIELDS.index("test_accuracy")]]
+                ckpt = t == rounds or bool(every and t % every == 0)
+                if not (is_eval or ckpt or t >= next_sync or t == stop_at):
+                    continue
+                # a sync point: rows to the root, and every rank agrees whether to stop
+                table = comm.gather_to_root({r: np.concatenate([p[r] for p in pending])
+                                             for r in comm.local_ranks})
+                k, pending = len(pending), []
+                local = bool(STOP.requested or stop_at == t)
+                stop, gap = comm.agree({r: local for r in comm.local_ranks},
+                                       self._sync_gap(t - last[0], time.perf_counter() - last[1]))
+                stop = stop and t < rounds
+                next_sync, last = t + gap, (t, time.perf_counter())
                 if root:
-                    log.rows(table)
+                    table = table.reshape(comm.size, k, -1)
+                    for i in range(k):
+                        log.rows(table[:, i])
                     if is_eval:
                         log.average(t, avg_acc, avg_loss)
+                        rank_acc = [float(a) for a in table[:, -1, FIELDS.index("test_accuracy")]]
                     log.flush()
                     if bar is not None:
-                        bar.update(1)
-                        if is_eval or t % 20 == 0:
-                            bar.set_postfix(loss=f"{np.nanmean(table[:, 2]):.3f}",
-                                            avg_acc=f"{avg_acc:.3f}",
-                                            bpe=f"{np.mean(table[:, 6]):.3f}", refresh=False)
-                stop = self.stop_requested(t) and t < rounds
-                every = cfg.train.checkpoint_every
-                if stop or t == rounds or (every and t % every == 0):
+                        bar.update(k)
+                        bar.set_postfix(loss=f"{np.nanmean(table[:, -1, 2]):.3f}",
+                                        avg_acc=f"{avg_acc:.3f}",
+                                        bpe=f"{np.mean(table[:, -1, 6]):.3f}", refresh=False)
+                if stop or ckpt:
                     if log is not None:
                         log.flush(sync=True)
                     resume.save_set(self, t, time.perf_counter() - t0, avg_acc, rank_acc)
