@@ -10,6 +10,12 @@ from gossip.comm.mpi import LostPeerError, MPICommunicator, world
 TIMEOUT = 1.0
 
 
+def say(line: str) -> None:
+    """One write per line: ranks that time out together must not interleave their lines."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 def main() -> None:
     w = world()
     me = w.Get_rank()
@@ -21,14 +27,14 @@ def main() -> None:
         assert all(bytes(m) == bytes([j]) * (t * 40000) for j, m in inbox.items())
     if me == 2:
         time.sleep(3 * TIMEOUT + 4)
-        print("rank 2 slept", flush=True)
+        say("rank 2 slept")
     else:
         t0 = time.monotonic()
         try:
             comm.exchange({me: {j: b"x" for j in peers}})
-            print(f"rank {me} NOT NAMED", flush=True)
+            say(f"rank {me} NOT NAMED")
         except LostPeerError as e:
-            print(f"rank {me} named after {time.monotonic() - t0:.1f} s: {e}", flush=True)
+            say(f"rank {me} named after {time.monotonic() - t0:.1f} s: {e}")
         # outlive rank 2's sleep, so the launcher does not tear it down (exit 9) first
         time.sleep(max(0.0, 3 * TIMEOUT + 5 - (time.monotonic() - t0)))
     sys.stdout.flush()
