@@ -55,12 +55,19 @@ class Channel:
     def build(cls, compressor: str, codec: str, block_sizes, seed: int, kernels: str = "numpy",
               **options) -> Channel:
         """Compressor and codec by registry name; ``options`` go to the compressor factory;
-        ``kernels`` picks the codec implementation (:func:`gossip.kernels.select`)."""
+        ``kernels`` picks the codec's and the quantizer's implementation
+        (:func:`gossip.kernels.select`; bit-identical either way)."""
         check_pair(compressor, codec)
         blocks = Blocks.of(block_sizes)
         comp = compressors.REGISTRY.build(compressor, blocks, **options)
         cod = codecs.REGISTRY.build(codec, blocks, levels=getattr(comp, "levels", 1),
                                     dtype=getattr(comp, "dtype", np.int8), kernels=kernels)
+        if kernels != "numpy" and hasattr(comp, "kernel"):  # a compressor with a compiled twin
+            from .kernels import select
+
+            k = select(kernels)
+            if k.mode == "compiled":
+                comp.kernel = k.quantize
         return cls(comp, cod, seed=seed)
 
     def _rng(self, sender: int, round_: int, stream: int) -> np.random.Generator:

@@ -59,7 +59,13 @@ class DitheredQuantizer:
     kind = Quantized
 
     # -- the generic compressor interface (see gossip.channel) ------------------------------
+    # a compiled ``kernel(q, v, rng)`` with the same result as ``quantize(v, dither(rng))``
+    # (gossip.kernels' quantize, set by the Channel with --kernels compiled), or None: numpy
+    kernel = None
+
     def compress(self, v: np.ndarray, rng: np.random.Generator) -> Quantized:
+        if self.kernel is not None:
+            return self.kernel(self, v, rng)
         return self.quantize(v, self.dither(rng))
 
     def receiver_aux(self, rng: np.random.Generator) -> np.ndarray | None:

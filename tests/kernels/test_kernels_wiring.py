@@ -17,14 +17,17 @@ golden = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(golden)
 
 
-def test_channel_kernels_same_bytes():
+@pytest.mark.parametrize("subtractive", [False, True])
+def test_channel_kernels_same_bytes(subtractive):
+    """Compiled codec and compiled quantizer (dither drawn in the kernel) give numpy's bytes."""
     rng = np.random.default_rng(0)
     v = (rng.standard_normal(5000) * np.where(rng.random(5000) < 0.1, 1.0, 0.01)).astype(np.float32)
     sent = {}
     for mode in ("numpy", "compiled"):
         ch = Channel.build("dithered", "vsc", [3000, 2000], seed=3, kernels=mode, levels=4,
-                           norm="l2", tau_scaling=True)
+                           norm="l2", tau_scaling=True, subtractive=subtractive)
         assert ch.codec.kernels == mode
+        assert (ch.compressor.kernel is not None) == (mode == "compiled")
         s = ch.send(v, sender=1, round_=7)
         sent[mode] = (s.message, s.decoded, ch.receive(s.message, 1, 7))
     assert sent["numpy"][0] == sent["compiled"][0]
