@@ -3,10 +3,9 @@
 * :func:`quantize` mirrors ``DitheredQuantizer.quantize`` (plain and subtractive branch,
   "inf" and "l2" block norms, tau scaling).  The l2 block norm reproduces numpy's
   ``np.add.reduceat`` exactly (first entry, then numpy's pairwise summation of the rest);
-  with a ``numpy.random.Generator`` the dither is drawn inside the kernel, one
-  ``rng.random(dtype=float32)`` per entry, which numba implements on the same bit generator
-  and which gives the stream of ``rng.random(size, dtype=np.float32)`` bit for bit (the
-  tests check it), so no float32 dither vector is materialised;
+  with a ``numpy.random.Generator`` the dither is drawn by numpy's vectorised
+  ``rng.random(size, dtype=np.float32)`` (a draw per entry inside the kernel was twice as
+  slow: 1.5 against 0.8 ms at d = 150k), then quantized in one compiled pass;
 * :func:`dequantize`, :func:`dequantize_add` (``x_hat += dq``) and :func:`dequantize_axpy`
   (``acc += np.float32(w) * dq``) mirror ``DitheredQuantizer.dequantize`` (and the two
   accumulations in ``ChocoSGD.absorb``) without materialising ``dq``;
@@ -84,25 +83,26 @@ def _block_norms(v, starts, sizes, l2):
 
 
 @njit(cache=True)
-def _quantize_u(v, u, rng, use_rng, starts, sizes, s, tau, subtractive, l2, z):
+def _quantize_u(v, u, starts, sizes, s, tau, subtractive, l2, z):
     sigma = _block_norms(v, starts, sizes, l2)
     for k in range(sizes.size):
         sg = sigma[k]
         safe = sg if sg > np.float32(0) else np.float32(1.0)
         step = s / safe
         lo = starts[k]
-        for i in range(lo, lo + sizes[k]):
-            ui = rng.random(dtype=np.float32) if use_rng else u[i]
-            x = v[i]
-            if subtractive:
-                f = np.floor(x * step + ui)
+        hi = lo + sizes[k]
+        if subtractive:  # one loop per mode, so that each has no branch but the clamps
+            for i in range(lo, hi):
+                f = np.floor(v[i] * step + u[i])
                 if f < -s:
                     f = -s
                 if f > s:
                     f = s
                 z[i] = f
-            else:
-                mag = np.floor(abs(x) * step + ui)
+        else:
+            for i in range(lo, hi):
+                x = v[i]
+                mag = np.floor(abs(x) * step + u[i])
                 if mag > s:
                     mag = s
                 sgn = np.float32(1) if x > 0 else (np.float32(-1) if x < 0 else np.float32(0))
@@ -115,7 +115,8 @@ def _quantize_u(v, u, rng, use_rng, starts, sizes, s, tau, subtractive, l2, z):
 
 def quantize(q, v, rng) -> Quantized:
     """``q.quantize(v, rng)`` of a :class:`~gossip.compressors.DitheredQuantizer`; ``rng`` a
-    numpy Generator (dither drawn in the kernel) or the float32 uniforms themselves."""
+    numpy Generator (the dither is drawn with numpy's vectorised ``rng.random``, which is
+    faster than a draw per entry inside the kernel) or the float32 uniforms themselves."""
     v = np.ascontiguousarray(v, dtype=np.float32)
     if v.shape != (q.size,):
         raise ValueError(f"expected a vector of {q.size} entries, got shape {v.shape}")
@@ -123,17 +124,13 @@ def quantize(q, v, rng) -> Quantized:
     starts = np.ascontiguousarray(q.starts, np.int64)
     sizes = np.ascontiguousarray(q.block_sizes, np.int64)
     tau = np.ascontiguousarray(q.tau, np.float64)
-    if isinstance(rng, np.ndarray):
-        u = np.ascontiguousarray(rng, dtype=np.float32)
-        scales = _quantize_u(v, u, _DUMMY_RNG, False, starts, sizes, np.float32(q.levels), tau,
-                             q.subtractive, q.norm == "l2", z)
-    else:
-        scales = _quantize_u(v, _NO_U, rng, True, starts, sizes, np.float32(q.levels), tau,
-                             q.subtractive, q.norm == "l2", z)
+    u = (np.ascontiguousarray(rng, dtype=np.float32) if isinstance(rng, np.ndarray)
+         else rng.random(q.size, dtype=np.float32))
+    scales = _quantize_u(v, u, starts, sizes, np.float32(q.levels), tau, q.subtractive,
+                         q.norm == "l2", z)
     return Quantized(symbols=z, scales=scales, levels=q.levels)
 
 
-_DUMMY_RNG = np.random.default_rng(0)
 _NO_U = np.zeros(0, np.float32)
 
 
