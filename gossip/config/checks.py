@@ -87,6 +87,13 @@ def check(cfg: Config) -> None:
                           f"train.rounds = {tr.rounds} for --lr-schedule cosine (lower "
                           f"--lr-warmup)")
     check_mode(cfg)
+    if tr.kernels == "compiled":
+        from ..kernels import available, unavailable_reason
+
+        if not available():
+            raise ConfigError(f"config error: train.kernels = 'compiled' needs numba, which does "
+                              f"not import here ({unavailable_reason()}); pip install numba, or "
+                              f"use --kernels auto (numpy when numba is missing) or numpy")
     if cfg.topology.file and cfg.topology.name != "file":
         raise ConfigError(f"config error: topology.file = {cfg.topology.file!r} is only used with "
                           f"--topology file (topology.name is {cfg.topology.name!r})")

@@ -24,7 +24,7 @@ import types
 
 import numpy as np
 
-__all__ = ["available", "select", "warm", "Kernels"]
+__all__ = ["available", "select", "unavailable_reason", "warm", "Kernels"]
 
 _STATE: dict = {}
 
@@ -89,6 +89,12 @@ def available() -> bool:
             _STATE["available"] = False
             _STATE["error"] = exc
     return _STATE["available"]
+
+
+def unavailable_reason() -> str:
+    """Why numba does not import (after :func:`available` returned False), in one line."""
+    err = _STATE.get("error")
+    return f"{type(err).__name__}: {err}" if err is not None else "numba imports"
 
 
 def select(mode: str = "auto") -> Kernels:

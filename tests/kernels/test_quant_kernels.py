@@ -124,3 +124,15 @@ def test_compiled_without_numba_is_a_clear_error(monkeypatch):
     with pytest.raises(RuntimeError, match="numba"):
         kernels.select("compiled")
     assert kernels.select("auto").mode == "numpy"
+
+
+def test_cli_compiled_without_numba_exits_2_with_one_message(monkeypatch, tmp_path):
+    from tests.support import train
+
+    monkeypatch.setitem(kernels._STATE, "available", False)
+    monkeypatch.setitem(kernels._STATE, "error", ImportError("No module named 'numba'"))
+    r = train("--kernels", "compiled", "--rounds", "1", "--out", str(tmp_path / "o"))
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("train.kernels = 'compiled' needs numba") == 1, r.stderr
+    assert "No module named 'numba'" in r.stderr and "--kernels auto" in r.stderr
+    assert not (tmp_path / "o").exists()
