@@ -146,11 +146,13 @@ class ChocoSGD(Algorithm):
         i, row, ch, k = state.rank, self.weights[state.rank], self.channel, self.kern
         q = ch.compressor
         own, own_u = state.pending.rep, ch._aux(i, round_)
-        k.dequantize_add(q, own, state.x_hat, own_u)
-        for j, w in row.items():  # ascending j, self included: one fixed order everywhere
+        reps, us = [], []
+        for j in row:  # ascending j, self included: one fixed order everywhere
             try:
-                rep = own if j == i else ch.receive_rep(inbox[j])
+                reps.append(own if j == i else ch.receive_rep(inbox[j]))
             except DecodeError as e:
                 raise NeighbourDecodeError(f"rank {i}: message from neighbour {j} in round "
                                            f"{round_} failed to decode: {e}") from e
-            k.dequantize_axpy(q, rep, w, state.s, own_u if j == i else ch._aux(j, round_))
+            us.append(own_u if j == i else ch._aux(j, round_))
+        # x̂_i += own; s_i += Σ_j w_ij·dq_j, in one pass (per entry the order above)
+        k.absorb(q, reps, list(row.values()), us, list(row).index(i), state.x_hat, state.s)

@@ -8,7 +8,8 @@
   int64 and applies ``dtype``, when given, with ``astype``);
 * ``quantize(q, v, rng)``, ``dequantize(q, quantized, u=None)``,
   ``dequantize_add(q, quantized, x_hat, u=None)``, ``dequantize_axpy(q, quantized, w, acc,
-  u=None)`` for a :class:`~gossip.compressors.DitheredQuantizer` ``q``;
+  u=None)``, ``absorb(q, reps, weights, us, own, x_hat, acc)`` (both in one pass) for a
+  :class:`~gossip.compressors.DitheredQuantizer` ``q``;
 * ``consensus_prox(x, s, x_hat, gamma, lr, l1)`` (:mod:`gossip.algorithms.choco`).
 
 ``mode``: "numpy" (the existing implementations, wrapped, not rewritten), "compiled"
@@ -56,6 +57,11 @@ def _numpy_kernels() -> Kernels:
         acc += np.float32(w) * q.dequantize(quantized, u)
         return acc
 
+    def absorb(q, reps, weights, us, own, x_hat, acc):
+        dequantize_add(q, reps[own], x_hat, us[own])
+        for rep, w, u in zip(reps, weights, us):
+            dequantize_axpy(q, rep, w, acc, u)
+
     def consensus_prox(x, s, x_hat, gamma, lr, l1):
         y = x + np.float32(gamma) * (s - x_hat)
         soft_threshold(y, lr * l1, out=x)
@@ -64,7 +70,7 @@ def _numpy_kernels() -> Kernels:
     return Kernels(mode="numpy", vsc_encode=vsc.encode, vsc_encode_counted=vsc.encode_counted,
                    vsc_decode=vsc_decode,
                    quantize=quantize, dequantize=dequantize, dequantize_add=dequantize_add,
-                   dequantize_axpy=dequantize_axpy, consensus_prox=consensus_prox)
+                   dequantize_axpy=dequantize_axpy, absorb=absorb, consensus_prox=consensus_prox)
 
 
 def _compiled_kernels() -> Kernels:
@@ -74,7 +80,7 @@ def _compiled_kernels() -> Kernels:
                    vsc_decode=vsc.decode,
                    quantize=quant.quantize, dequantize=quant.dequantize,
                    dequantize_add=quant.dequantize_add, dequantize_axpy=quant.dequantize_axpy,
-                   consensus_prox=quant.consensus_prox)
+                   absorb=quant.absorb, consensus_prox=quant.consensus_prox)
 
 
 def available() -> bool:
@@ -137,6 +143,7 @@ def warm(dtypes=(np.int8, np.int16, np.int32, np.int64)) -> None:
             quant.dequantize(q, qq, u)
             quant.dequantize_add(q, qq, acc, u)
             quant.dequantize_axpy(q, qq, 0.5, acc, u)
+            quant.absorb(q, [qq, qq], [0.5, 0.5], [u, u], 1, acc.copy(), acc)
         x = np.ones(4, np.float32)
         quant.consensus_prox(x, x.copy(), x.copy(), 0.1, 0.1, 0.1)
     _STATE["warm-quant"] = True

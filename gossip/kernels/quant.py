@@ -9,6 +9,8 @@
 * :func:`dequantize`, :func:`dequantize_add` (``x_hat += dq``) and :func:`dequantize_axpy`
   (``acc += np.float32(w) * dq``) mirror ``DitheredQuantizer.dequantize`` (and the two
   accumulations in ``ChocoSGD.absorb``) without materialising ``dq``;
+* :func:`absorb` does one rank's dequantize_add and every dequantize_axpy of a round in one
+  pass over the vectors (the same operations per entry, in the same order);
 * :func:`consensus_prox` mirrors ``y = x + float32(gamma) * (s - x_hat)`` followed by
   ``soft_threshold(y, lr * l1, out=x)`` of :mod:`gossip.algorithms.choco`, fused, in place.
 
@@ -24,7 +26,8 @@ from numba import njit
 
 from ..compressors.dithered import Quantized
 
-__all__ = ["quantize", "dequantize", "dequantize_add", "dequantize_axpy", "consensus_prox"]
+__all__ = ["quantize", "dequantize", "dequantize_add", "dequantize_axpy", "absorb",
+           "consensus_prox"]
 
 
 @njit(cache=True)
@@ -36,18 +39,28 @@ def _pairwise(a, lo, n):
             x = np.float64(a[i])
             res += x * x
         return res
-    if n <= 128:
-        r = np.empty(8)
-        for j in range(8):
-            x = np.float64(a[lo + j])
-            r[j] = x * x
+    if n <= 128:  # eight accumulators in registers (numpy's unrolled leaf), same order
+        r0 = np.float64(a[lo]) ** 2
+        r1 = np.float64(a[lo + 1]) ** 2
+        r2 = np.float64(a[lo + 2]) ** 2
+        r3 = np.float64(a[lo + 3]) ** 2
+        r4 = np.float64(a[lo + 4]) ** 2
+        r5 = np.float64(a[lo + 5]) ** 2
+        r6 = np.float64(a[lo + 6]) ** 2
+        r7 = np.float64(a[lo + 7]) ** 2
         i = 8
         while i < n - (n % 8):
-            for j in range(8):
-                x = np.float64(a[lo + i + j])
-                r[j] += x * x
+            b = lo + i
+            r0 += np.float64(a[b]) ** 2
+            r1 += np.float64(a[b + 1]) ** 2
+            r2 += np.float64(a[b + 2]) ** 2
+            r3 += np.float64(a[b + 3]) ** 2
+            r4 += np.float64(a[b + 4]) ** 2
+            r5 += np.float64(a[b + 5]) ** 2
+            r6 += np.float64(a[b + 6]) ** 2
+            r7 += np.float64(a[b + 7]) ** 2
             i += 8
-        res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
         while i < n:
             x = np.float64(a[lo + i])
             res += x * x
@@ -99,14 +112,11 @@ def _quantize_u(v, u, starts, sizes, s, tau, subtractive, l2, z):
                 if f > s:
                     f = s
                 z[i] = f
-        else:
+        else:  # x = 0 gives mag = floor(u) = 0, so copysign is numpy's sign(x) * mag
             for i in range(lo, hi):
                 x = v[i]
-                mag = np.floor(abs(x) * step + u[i])
-                if mag > s:
-                    mag = s
-                sgn = np.float32(1) if x > 0 else (np.float32(-1) if x < 0 else np.float32(0))
-                z[i] = sgn * mag
+                mag = min(np.floor(abs(x) * step + u[i]), s)
+                z[i] = np.copysign(mag, x)
     scales = np.empty(sizes.size, np.float32)
     for k in range(sizes.size):
         scales[k] = np.float32(np.float64(sigma[k]) / tau[k])
@@ -190,6 +200,48 @@ def dequantize_axpy(q, quantized, w, acc: np.ndarray, u=None) -> np.ndarray:
     z, sc, lv, sizes, u, sub = _args(q, quantized, u)
     _dq(z, sc, lv, sizes, u, sub, 2, np.float32(w), acc)
     return acc
+
+
+@njit(cache=True)
+def _mix(Z, SC, levels, sizes, U, sub, W, own, x_hat, acc):
+    """One pass: ``x_hat += dq(Z[own])`` and, for m = 0, 1, ... in order, ``acc += W[m] *
+    dq(Z[m])``; per entry the same float32 operations in the same order as the separate
+    passes of :func:`dequantize_add` and :func:`dequantize_axpy`."""
+    M = Z.shape[0]
+    step = np.empty(M, np.float32)
+    live = np.empty(M, np.bool_)
+    i = 0
+    for k in range(sizes.size):
+        for m in range(M):
+            step[m] = SC[m, k] / levels
+            live[m] = SC[m, k] > np.float32(0)
+        for _ in range(sizes[k]):
+            a = acc[i]
+            for m in range(M):
+                zi = np.float32(Z[m, i])
+                if sub:
+                    dq = (zi - U[m, i] + np.float32(0.5)) * step[m] if live[m] else np.float32(0)
+                else:
+                    dq = zi * step[m]
+                if m == own:
+                    x_hat[i] = x_hat[i] + dq
+                a = a + W[m] * dq
+            acc[i] = a
+            i += 1
+
+
+def absorb(q, reps: list, weights: list, us: list, own: int, x_hat: np.ndarray,
+           acc: np.ndarray) -> None:
+    """``x_hat += dq(reps[own])``, then ``acc += float32(weights[m]) * dq(reps[m])`` for every
+    m in order (``us[m]``: that message's dither, subtractive mode), in one pass."""
+    for rep, u in zip(reps, us):
+        _args(q, rep, u)  # the layout checks of the separate kernels
+    Z = np.stack([np.ascontiguousarray(r.symbols) for r in reps])
+    SC = np.stack([np.ascontiguousarray(r.scales, np.float32) for r in reps])
+    U = (np.stack([np.ascontiguousarray(u, np.float32) for u in us]) if q.subtractive
+         else np.zeros((len(reps), 0), np.float32))
+    _mix(Z, SC, np.float32(reps[0].levels), np.ascontiguousarray(q.block_sizes, np.int64), U,
+         bool(q.subtractive), np.array(weights, np.float32), own, x_hat, acc)
 
 
 @njit(cache=True)

@@ -79,6 +79,31 @@ def test_dequantize_variants(sub):
         assert same(a1, a2)
 
 
+@pytest.mark.parametrize("sub", [False, True])
+@pytest.mark.parametrize("own", [0, 1, 2])
+def test_absorb_one_pass_matches_the_separate_passes(sub, own):
+    rng = np.random.default_rng(4)
+    q = DitheredQuantizer([300, 1, 5000, 64], 4, norm="l2", tau_scaling=True, subtractive=sub)
+    reps, us = [], []
+    for m in range(3):
+        v = rng.standard_normal(q.size).astype(np.float32) * (m + 1)
+        v[300:301] = 0.0  # a zero-scale block
+        us.append(q.dither(np.random.default_rng(10 + m)))
+        reps.append(q.quantize(v, us[m]))
+    weights = [np.float32(0.25), np.float32(1 / 3), np.float32(5 / 12)]
+    x_hat = rng.standard_normal(q.size).astype(np.float32)
+    acc = rng.standard_normal(q.size).astype(np.float32)
+    x1, a1, x2, a2 = x_hat.copy(), acc.copy(), x_hat.copy(), acc.copy()
+    kernels.select("numpy").absorb(q, reps, weights, us, own, x1, a1)
+    quant.absorb(q, reps, weights, us, own, x2, a2)
+    x_ref = x_hat + q.dequantize(reps[own], us[own])
+    a_ref = acc.copy()
+    for rep, w, u in zip(reps, weights, us):
+        a_ref += w * q.dequantize(rep, u)
+    assert same(x1, x_ref) and same(a1, a_ref)
+    assert same(x2, x_ref) and same(a2, a_ref)
+
+
 @pytest.mark.parametrize("l1", [0.0, 1e-3, 0.5, 1e-60])
 def test_consensus_prox(l1):
     rng = np.random.default_rng(4)
