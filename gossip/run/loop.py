@@ -127,6 +127,11 @@ class Run:
             t0 = clock()
             self.algorithm.absorb(w.state, w.model.x, inbox[w.rank], t)
             w.codec_s += clock() - t0
+
+    def check_finite(self, t: int) -> None:
+        """Stop on a non-finite model (at sync points, so no checkpoint holds one; in between,
+        the next round's loss check catches it: one non-finite weight makes every loss NaN)."""
+        for w in self.workers:
             if not np.isfinite(w.model.x).all():
                 bad = int(np.size(w.model.x) - np.count_nonzero(np.isfinite(w.model.x)))
                 raise RunError(f"rank {w.rank}: the model has {bad} non-finite entries after "
@@ -229,6 +234,7 @@ class Run:
                 if not (is_eval or ckpt or t >= next_sync or t == stop_at):
                     continue
                 # a sync point: rows to the root, and every rank agrees whether to stop
+                self.check_finite(t)
                 table = comm.gather_to_root({r: np.concatenate([p[r] for p in pending])
                                              for r in comm.local_ranks})
                 k, pending = len(pending), []
