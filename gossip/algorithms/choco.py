@@ -104,7 +104,8 @@ class ChocoSGD(Algorithm):
     def compose(self, state: ChocoState, x: np.ndarray, oracle: GradientOracle):
         state.round += 1
         eta = self.eta(state.round)
-        x -= np.float32(eta) * oracle.grad()  # x_half, in place
+        g = oracle.grad()  # a fresh array: scaled in place, no temporary
+        x -= np.multiply(g, np.float32(eta), out=g)  # x_half, in place
         if self.prox_first:  # consensus on the previous copies and the prox, then the residual
             self._consensus(state, x, eta)
         # the residual in scratch: the compressor must not keep it past absorb (none does)

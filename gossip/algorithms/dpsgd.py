@@ -51,7 +51,7 @@ class DPSGD(Algorithm):
         state.grad = oracle.grad()
         state.round += 1
         if self.form == "atc":  # adapt first: send (and keep) the half step
-            x -= np.float32(self.eta(state.round)) * state.grad
+            x -= np.multiply(state.grad, np.float32(self.eta(state.round)), out=state.grad)
             state.grad = None
         return self.channel.send(x, state.rank, state.round)
 
@@ -62,10 +62,11 @@ class DPSGD(Algorithm):
     def absorb(self, state: DPSGDState, x: np.ndarray, inbox: dict[int, bytes], round_: int) -> None:
         i = state.rank
         mixed = np.zeros_like(x)
+        tmp = np.empty_like(x)  # w·x_j lands here: no temporary per neighbour
         for j, w in self.row(i, round_).items():
-            mixed += np.float32(w) * (x if j == i else
-                                      self.decode_from(self.channel, i, j, inbox[j], round_))
+            mixed += np.multiply(np.float32(w), x if j == i else
+                                 self.decode_from(self.channel, i, j, inbox[j], round_), out=tmp)
         if self.form == "cta":
-            mixed -= np.float32(self.eta(round_)) * state.grad
+            mixed -= np.multiply(np.float32(self.eta(round_)), state.grad, out=tmp)
         x[:] = mixed
         state.grad = None

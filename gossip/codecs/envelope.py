@@ -29,15 +29,32 @@ def as_message(data) -> bytes:
     raise DecodeError(f"expected bytes or a uint8 array, got {type(data).__name__}")
 
 
-def seal(magic: bytes, body: bytes) -> bytes:
-    """magic | version | body | CRC32 (LE) of everything before it."""
-    framed = magic + bytes([VERSION]) + body
-    return framed + struct.pack("<I", zlib.crc32(framed))
+def seal(magic: bytes, body: bytes, payload=b"") -> bytes:
+    """magic | version | body | payload | CRC32 (LE) of everything before it.  ``payload``
+    (any contiguous buffer, e.g. a float32 array) is copied once, into the message."""
+    head = magic + bytes([VERSION]) + body
+    payload = memoryview(payload).cast("B")
+    crc = zlib.crc32(payload, zlib.crc32(head))
+    return b"".join((head, payload, struct.pack("<I", crc)))
 
 
-def unseal(data: bytes, magic: bytes, what: str) -> tuple[bytes, int]:
-    """Check magic, CRC and version; return (the frame without its CRC, offset of the body)."""
-    data = as_message(data)
+def _view(data) -> memoryview:
+    """A received message as a flat byte view, without a copy (DecodeError for non-buffers)."""
+    if isinstance(data, np.ndarray):
+        if data.dtype != np.uint8:
+            raise DecodeError(f"expected a uint8 array or bytes, got an array of {data.dtype}")
+        return memoryview(np.ascontiguousarray(data).reshape(-1))
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        mv = memoryview(data)
+        return mv if mv.c_contiguous and mv.format == "B" and mv.ndim == 1 else \
+            memoryview(mv.tobytes())
+    raise DecodeError(f"expected bytes or a uint8 array, got {type(data).__name__}")
+
+
+def unseal(data, magic: bytes, what: str) -> tuple[memoryview, int]:
+    """Check magic, CRC and version; return (the frame without its CRC, as a read-only view
+    of ``data``: no copy; offset of the body)."""
+    data = _view(data).toreadonly()
     if len(data) < len(magic) + 1 + 4 or data[:len(magic)] != magic:
         raise DecodeError(f"not a {what} message (bad magic or too short)")
     body, (crc,) = data[:-4], struct.unpack("<I", data[-4:])

@@ -18,7 +18,7 @@ class RawCodec:
 
     def encode(self, rep: Dense) -> bytes:
         v = np.ascontiguousarray(rep.values, dtype="<f4")
-        return seal(self.MAGIC, write_varint(v.size) + v.tobytes())
+        return seal(self.MAGIC, write_varint(v.size), v)
 
     def decode(self, data: bytes) -> Dense:
         body, pos = unseal(data, self.MAGIC, "raw")

@@ -25,8 +25,8 @@ class SparseCodec:
         k = int(rep.indices.size)
         w = BitWriter()
         w.write_fields(rep.indices.astype(np.uint64), self.width)
-        vals = np.ascontiguousarray(rep.values, dtype="<f4").tobytes()
-        return seal(self.MAGIC, write_varint(rep.size) + write_varint(k) + w.to_bytes() + vals)
+        vals = np.ascontiguousarray(rep.values, dtype="<f4")
+        return seal(self.MAGIC, write_varint(rep.size) + write_varint(k) + w.to_bytes(), vals)
 
     def decode(self, data: bytes) -> Sparse:
         body, pos = unseal(data, self.MAGIC, "sparse")
