@@ -30,6 +30,7 @@ Header parsing and the CRC (``zlib.crc32``) stay in Python; all per-entry work i
 from __future__ import annotations
 
 import struct
+import sys
 import zlib
 
 import numpy as np
@@ -42,6 +43,7 @@ from .vsc_bits import (_EPS, _HIST_SPAN, _LIMIT, _SMALL_K, _estimate, _free_slot
                         _words, _zigzag)
 from .vsc_dec import _ERRORS, _raw_decode, _supports_decode, _table
 from .vsc_enc import hist8, table_bits, vsc_payload
+from .vsc_walk import GROUP, WALK_MAX_J, walk_decode, walk_encode
 
 __all__ = ["encode", "decode", "DecodeError"]
 
@@ -175,6 +177,7 @@ def _leb128(n: int) -> bytes:
 
 
 _EMPTY = ref.encode(np.zeros(0, np.int64))
+_LITTLE = sys.byteorder == "little"
 
 
 def _as_symbols(symbols) -> np.ndarray:
@@ -215,6 +218,27 @@ def _message(kind: int, d: int, nbits: int):
 def encode(symbols) -> bytes:
     """Encode an integer array (any shape, flattened) with values in [-2**31, 2**31]:
     the same bytes as :func:`gossip.codecs.vsc.encode`, without widening the symbols."""
+    return _encode(symbols, WALK_MAX_J)
+
+
+def _walk_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, L):
+    """:func:`.vsc_walk.walk_encode` with its buffers (numpy, sized by exact bounds) ->
+    (nbits, big-endian payload words)."""
+    nk = cnt[1:]
+    nw = (v.size + 63) // 64
+    ub = int(np.sum(nk + (L - nk) // M))  # unary bits: n_k codes, quotients <= (L-n)/M
+    pb = int(np.dot(nk, np.maximum(b - 1, 0)))
+    lb = int(nk.sum())
+    W = np.zeros((256 * sym.size + ub + pb + lb) // 64 + 4, np.uint64)
+    nbits = walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c,
+                        np.zeros((min(nk.size, GROUP), nw), np.uint64), np.zeros(nw, np.uint64),
+                        W, np.zeros(pb // 64 + 2, np.uint64), np.zeros(lb // 64 + 2, np.uint64))
+    return nbits, W
+
+
+def _encode(symbols, walk: int) -> bytes:
+    """:func:`encode`; ``walk``: the most coded symbols for the bitmap-walk encoder (more
+    take the one-pass encoder of :mod:`.vsc_enc`)."""
     v = _as_symbols(symbols)
     d = v.size
     if d == 0:
@@ -241,15 +265,19 @@ def encode(symbols) -> bytes:
     elif abs(est - thr) <= _EPS * thr:
         est = ref._expected_payload_bits(d, sym, cnt)
     if est <= thr:
-        if sym.size > 1:
-            nbits, W = vsc_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, L)
-        else:
+        if sym.size == 1:
             nbits, W = table_bits(sym, cnt)
+        elif sym.size - 1 <= walk:
+            nbits, W = _walk_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, L)
+        else:
+            nbits, W = vsc_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, L)
         if nbits <= raw_bits:
-            payload = W.astype(">u8").view(np.uint8)[:(nbits + 7) // 8]
+            if _LITTLE:  # MSB-first words -> the payload's (big-endian) byte order
+                W.byteswap(inplace=True)
+            payload = memoryview(W.view(np.uint8))[:(nbits + 7) // 8]
             head = b"GV" + bytes((ref.VERSION, ref.KIND_VSC)) + _leb128(d) + _leb128(nbits)
             crc = zlib.crc32(payload, zlib.crc32(head))
-            return head + struct.pack("<I", crc) + payload.tobytes()
+            return b"".join((head, struct.pack("<I", crc), payload))
     head, hlen, buf = _message(ref.KIND_RAW, d, raw_bits)
     _raw_write(v, buf[hlen + 4:], width)
     return _seal(ref.KIND_RAW, d, raw_bits, buf, hlen, head)
@@ -293,7 +321,10 @@ def _fail(code: int):
     raise DecodeError(_ERRORS[code])
 
 
-def _decode_strict(data, expected_size, max_entries, dtype, small=_SMALL_K) -> np.ndarray:
+def _decode_strict(data, expected_size, max_entries, dtype, small=_SMALL_K,
+                   walk=WALK_MAX_J) -> np.ndarray:
+    """``small``/``walk``: the most coded symbols for the linear-scan / bitmap-walk decoders
+    (the segment-tree decoder above both)."""
     if dtype is not None and np.dtype(dtype) not in _DTYPES:
         raise ValueError(f"dtype must be one of int8, int16, int32, int64, got {dtype}")
     buf = _as_u8(data)
@@ -360,7 +391,11 @@ def _decode_strict(data, expected_size, max_entries, dtype, small=_SMALL_K) -> n
         b, c = ref._truncated_binary(M)
         b, c = np.ascontiguousarray(b, np.int64), np.ascontiguousarray(c, np.int64)
     out = np.empty(d, dt)
-    code = _supports_decode(words, nbits, pos, sym, cnt, M, b, c, L, out, small)
+    if sym.size - 1 <= walk:
+        code = walk_decode(words, nbits, pos, sym, cnt, M, b, c, L, out,
+                           np.zeros((d + 63) // 64, np.uint64))
+    else:
+        code = _supports_decode(words, nbits, pos, sym, cnt, M, b, c, L, out, small)
     if code:
         _fail(code)
     return out
