@@ -43,7 +43,7 @@ from .vsc_bits import (_EPS, _HIST_SPAN, _LIMIT, _SMALL_K, _estimate, _free_slot
                         _words, _zigzag)
 from .vsc_dec import _ERRORS, _raw_decode, _supports_decode, _table
 from .vsc_enc import hist8, table_bits, vsc_payload
-from .vsc_walk import GROUP, WALK_MAX_J, walk_decode, walk_encode
+from .vsc_walk import WALK_MAX_J, scratch_words, walk_decode, walk_encode
 
 __all__ = ["encode", "decode", "DecodeError"]
 
@@ -221,19 +221,11 @@ def encode(symbols) -> bytes:
     return _encode(symbols, WALK_MAX_J)
 
 
-def _walk_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, L):
-    """:func:`.vsc_walk.walk_encode` with its buffers (numpy, sized by exact bounds) ->
-    (nbits, big-endian payload words)."""
-    nk = cnt[1:]
-    nw = (v.size + 63) // 64
-    ub = int(np.sum(nk + (L - nk) // M))  # unary bits: n_k codes, quotients <= (L-n)/M
-    pb = int(np.dot(nk, np.maximum(b - 1, 0)))
-    lb = int(nk.sum())
-    W = np.zeros((256 * sym.size + ub + pb + lb) // 64 + 4, np.uint64)
-    nbits = walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c,
-                        np.zeros((min(nk.size, GROUP), nw), np.uint64), np.zeros(nw, np.uint64),
-                        W, np.zeros(pb // 64 + 2, np.uint64), np.zeros(lb // 64 + 2, np.uint64))
-    return nbits, W
+def _walk_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c):
+    """:func:`.vsc_walk.walk_encode` with its scratch (numpy, so memory tracing sees it)
+    -> (nbits, payload words)."""
+    S = np.zeros(sum(scratch_words(v.size, cnt, M, b)), np.uint64)
+    return walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S)
 
 
 def _encode(symbols, walk: int) -> bytes:
@@ -268,7 +260,7 @@ def _encode(symbols, walk: int) -> bytes:
         if sym.size == 1:
             nbits, W = table_bits(sym, cnt)
         elif sym.size - 1 <= walk:
-            nbits, W = _walk_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, L)
+            nbits, W = _walk_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c)
         else:
             nbits, W = vsc_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, L)
         if nbits <= raw_bits:

@@ -25,14 +25,12 @@ from numba import njit
 
 from ._llvm import clz64, ctz64, popcount64
 from .vsc_bits import _MASK56, _get, _peek56, _read_unary, _skip_unary
-from .vsc_enc import _mask_any, _mask_words, _wcopy, table_write, wput, wunary
+from .vsc_enc import _mask_any, _mask_words, _wcopy, table_write
 
 GROUP = 8  # coded symbols per encoder pass over the symbols (E: d / 8 bytes each)
 WALK_MAX_J = 64
 _ONE = np.uint64(1)
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
-_M32 = np.uint64(0xFFFFFFFF)
-_M16 = np.uint64(0xFFFF)
 _M8 = np.uint64(0xFF)
 
 
@@ -51,42 +49,85 @@ _SEL = _byte_select_table()
 
 @njit(cache=True, inline="always")
 def _select(x, k):
-    """Index of the ``k``-th (from 0) set bit of ``x`` (``k < popcount(x)``)."""
+    """Index of the ``k``-th (from 0) set bit of ``x`` (``k < popcount(x)``), branch-free."""
     pos = np.int64(0)
-    c = popcount64(x & _M32)
-    if k >= c:
-        k -= c
-        x >>= np.uint64(32)
-        pos += 32
-    c = popcount64(x & _M16)
-    if k >= c:
-        k -= c
-        x >>= np.uint64(16)
-        pos += 16
-    c = popcount64(x & _M8)
-    if k >= c:
-        k -= c
-        x >>= np.uint64(8)
-        pos += 8
+    for half in (32, 16, 8):
+        c = popcount64(x & ((_ONE << np.uint64(half)) - _ONE))
+        up = np.int64(k >= c)
+        k -= c * up
+        x >>= np.uint64(half * up)
+        pos += half * up
     return pos + np.int64(_SEL[8 * np.int64(x & _M8) + k])
 
 
+@njit(cache=True, inline="always")
+def _put(W, k, acc, na, val, width):
+    """Append ``val`` (``< 2**width``, ``width <= 63``) to a buffered writer: ``acc`` holds
+    ``na < 64`` pending bits, flushed to ``W[k]`` when 64 are ready -> (k, acc, na)."""
+    free = 64 - na
+    if width < free:
+        return k, (acc << np.uint64(width)) | np.uint64(val), na + width
+    over = width - free
+    W[k] = (acc << np.uint64(free)) | (np.uint64(val) >> np.uint64(over))
+    return k + 1, np.uint64(val) & ((_ONE << np.uint64(over)) - _ONE), over
+
+
+@njit(cache=True, inline="always")
+def _put_unary(W, k, acc, na, q):
+    while q > 62:
+        k, acc, na = _put(W, k, acc, na, (np.int64(1) << 62) - 1, 62)
+        q -= 62
+    return _put(W, k, acc, na, ((np.int64(1) << q) - 1) << 1, q + 1)
+
+
+@njit(cache=True, inline="always")
+def _flush(W, k, acc, na):
+    if na:
+        W[k] |= acc << np.uint64(64 - na)
+    return 64 * k + na
+
+
 @njit(cache=True)
-def walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, E, T, W, P, B):
-    """The whole VSC payload (``K >= 2``) into ``W`` -> its bit length.  ``W`` gets the
-    symbol table and the unary stream; ``P`` and ``B`` (zeroed) collect the remainder
-    prefixes and the last bits, appended to ``W`` at the end.  ``E``: ``(min(J, GROUP), nw)``
-    and ``T``: ``nw`` zeroed words, ``nw = ceil(d / 64)``."""
+def scratch_words(n, cnt, M, b):
+    """Sizes in words of the encoder's buffers for ``n`` symbols: the occurrence bitmaps
+    ``E``, the taken bitmap ``T``, the payload ``W`` (table, unary stream and the rest
+    appended), the prefixes ``P`` and the last bits ``B`` -> (E, T, W, P, B)."""
+    J = cnt.size - 1
+    nw = (n + 63) // 64
+    L = n
+    ub = pb = lb = np.int64(0)
+    for j in range(J - 1, -1, -1):
+        nj = cnt[j + 1]
+        ub += nj + (L - nj) // M[j]  # n_k codes, the quotients add up to <= (L_k - n_k) / M_k
+        pb += nj * max(b[j] - 1, 0)
+        lb += nj
+        L -= nj
+    return min(J, GROUP) * nw, nw, (256 * (J + 1) + ub + pb + lb) // 64 + 4, pb // 64 + 2, lb // 64 + 2
+
+
+@njit(cache=True)
+def walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S):
+    """The whole VSC payload (``K >= 2``) -> (its bit length, its words: a view of ``S``).
+    ``S``: zeroed scratch of the sizes :func:`scratch_words` gives, in that order.  The
+    payload ``W`` gets the symbol table and the unary stream; ``P`` and ``B`` collect the
+    remainder prefixes and the last bits, appended to ``W`` at the end."""
     n = v.size
     J = cnt.size - 1
-    nw = T.size
+    se, nw, sw, sp, sb = scratch_words(n, cnt, M, b)
+    E = S[:se].reshape((se // nw, nw))
+    T = S[se:se + nw]
+    W = S[se + nw:se + nw + sw]
+    P = S[se + nw + sw:se + nw + sw + sp]
+    B = S[se + nw + sw + sp:se + nw + sw + sp + sb]
     use_lut = lut.size > 0
     full = words.size // 8  # int8 blocks of 64 read as 8 words
     mode = sym[0]
     mw = np.uint64(np.int64(mode) & 255) * np.uint64(0x0101010101010101)
     u = table_write(W, sym, cnt)
-    pp = np.int64(0)
-    lb = np.int64(0)
+    uk, una = u >> 6, u & 63  # three buffered writers: word, pending bits, their count
+    uacc = W[uk] >> np.uint64(64 - una) if una else np.uint64(0)
+    pk, pacc, pna = 0, np.uint64(0), 0
+    bk, bacc, bna = 0, np.uint64(0), 0
     for jhi in range(J - 1, -1, -GROUP):  # a group: coded ranks jhi down to jlo
         jlo = max(jhi - GROUP + 1, 0)
         if jhi < J - 1:
@@ -94,6 +135,11 @@ def walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, E, T, W, P,
         for i0 in range(0, n, 64):
             blk = i0 >> 6
             if blk < full:
+                z = np.uint64(0)
+                for k in range(8 * blk, 8 * blk + 8):
+                    z |= words[k] ^ mw
+                if z == 0:  # 64 first symbols
+                    continue
                 m = _mask_words(words, 8 * blk, mw)
             else:
                 m = _mask_any(v, i0, min(i0 + 64, n), mode)
@@ -129,23 +175,21 @@ def walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, E, T, W, P,
                         g = slot - last - 1
                         last = slot
                         if mj == 1:
-                            u = wunary(W, u, g)
+                            uk, uacc, una = _put_unary(W, uk, uacc, una, g)
                             continue
-                        q = np.int64(g * inv)
-                        while q * mj > g:
-                            q -= 1
-                        while (q + 1) * mj <= g:
-                            q += 1
+                        q = np.int64(g * inv)  # within 1 of g // mj for g < 2**50
+                        q -= np.int64(q * mj > g)
+                        q += np.int64((q + 1) * mj <= g)
                         r = g - q * mj
-                        u = wunary(W, u, q)
-                        has = np.int64(r >= cj)
+                        uk, uacc, una = _put_unary(W, uk, uacc, una, q)
+                        has = np.int64(r >= cj)  # truncated binary: r < c in b - 1 bits
                         rc = r + cj
-                        pp = wput(P, pp, (rc >> 1) if has else r, wb)
-                        B[lb >> 6] |= np.uint64(rc & has) << np.uint64(63 - (lb & 63))
-                        lb += has
+                        pk, pacc, pna = _put(P, pk, pacc, pna, r + has * ((rc >> 1) - r), wb)
+                        bk, bacc, bna = _put(B, bk, bacc, bna, rc & has, has)
                 fb += 64 - popcount64(tw)
-    u = _wcopy(W, u, P, 0, pp)
-    return _wcopy(W, u, B, 0, lb)
+    u = _flush(W, uk, uacc, una)
+    u = _wcopy(W, u, P, 0, _flush(P, pk, pacc, pna))
+    return _wcopy(W, u, B, 0, _flush(B, bk, bacc, bna)), W
 
 
 @njit(cache=True, inline="always")
@@ -224,8 +268,7 @@ def walk_decode(p, nbits, pos, sym, cnt, M, b, c, L, out, T):
                 has = np.int64(r >= cj)
                 if lpos + has > nbits:
                     return 16
-                if has:
-                    r = 2 * r + np.int64(lbuf >> np.uint64(63)) - cj
+                r += has * (r + np.int64(lbuf >> np.uint64(63)) - cj)
                 lbuf <<= np.uint64(has)
                 lnb -= has
                 lpos += has
