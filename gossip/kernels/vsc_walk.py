@@ -128,10 +128,14 @@ def walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S):
     uacc = W[uk] >> np.uint64(64 - una) if una else np.uint64(0)
     pk, pacc, pna = 0, np.uint64(0), 0
     bk, bacc, bna = 0, np.uint64(0), 0
+    dense = 8 * (n - cnt[0]) > n  # over 1/8 coded: int8 bitmaps by byte compares
     for jhi in range(J - 1, -1, -GROUP):  # a group: coded ranks jhi down to jlo
         jlo = max(jhi - GROUP + 1, 0)
         if jhi < J - 1:
             E[:] = 0
+        bw = np.empty(jhi - jlo + 1, np.uint64)  # the group's symbols in every byte
+        for j in range(jlo, jhi + 1):
+            bw[jhi - j] = np.uint64(np.int64(sym[j + 1]) & 255) * np.uint64(0x0101010101010101)
         for i0 in range(0, n, 64):
             blk = i0 >> 6
             if blk < full:
@@ -139,6 +143,10 @@ def walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S):
                 for k in range(8 * blk, 8 * blk + 8):
                     z |= words[k] ^ mw
                 if z == 0:  # 64 first symbols
+                    continue
+                if dense:  # byte compares: cheaper than one scatter per entry
+                    for r in range(bw.size):
+                        E[r, blk] = ~_mask_words(words, 8 * blk, bw[r])
                     continue
                 m = _mask_words(words, 8 * blk, mw)
             else:
@@ -156,6 +164,7 @@ def walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S):
             wb = max(b[j] - 1, 0)
             cj = c[j]
             inv = 1.0 / mj
+            sh = b[j]
             fb = np.int64(0)  # free slots in the words before w
             last = np.int64(-1)
             left = cnt[j + 1]
@@ -177,14 +186,18 @@ def walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S):
                         if mj == 1:
                             uk, uacc, una = _put_unary(W, uk, uacc, una, g)
                             continue
-                        q = np.int64(g * inv)  # within 1 of g // mj for g < 2**50
-                        q -= np.int64(q * mj > g)
-                        q += np.int64((q + 1) * mj <= g)
+                        if cj == 0:  # M = 2**b: a shift, and every codeword has a last bit
+                            q = g >> sh
+                        else:
+                            q = np.int64(g * inv)  # within 1 of g // mj for g < 2**50
+                            q -= np.int64(q * mj > g)
+                            q += np.int64((q + 1) * mj <= g)
                         r = g - q * mj
                         uk, uacc, una = _put_unary(W, uk, uacc, una, q)
                         has = np.int64(r >= cj)  # truncated binary: r < c in b - 1 bits
                         rc = r + cj
-                        pk, pacc, pna = _put(P, pk, pacc, pna, r + has * ((rc >> 1) - r), wb)
+                        if wb:
+                            pk, pacc, pna = _put(P, pk, pacc, pna, r + has * ((rc >> 1) - r), wb)
                         bk, bacc, bna = _put(B, bk, bacc, bna, rc & has, has)
                 fb += 64 - popcount64(tw)
     u = _flush(W, uk, uacc, una)
