@@ -2,16 +2,17 @@
 
 Both directions handle the coded symbols in stream order (rarest first, ``j = J-1..0``), so
 each of the three sub-streams (unary quotients, remainder prefixes, last bits) is read or
-written by one sequential cursor.  A bitmap ``T`` (bit ``t`` of word ``w`` = position
-``64 w + t``) marks the positions of the rarer symbols already handled; symbol ``j``'s slots
-are the clear bits of ``T`` in order, counted with popcount per 64-bit word:
+written by one sequential cursor through a 64-bit register buffer.  A bitmap ``T`` (bit ``t``
+of word ``w`` = position ``64 w + t``) marks the positions of the rarer symbols already
+handled; symbol ``j``'s slots are the clear bits of ``T`` in order, counted by popcount:
 
-* encoder: one pass over the symbols sets the occurrence bits of up to ``GROUP`` coded
-  symbols in per-symbol bitmaps ``E`` (a pass per group of symbols); each symbol then walks
-  its words: slot = free slots in earlier words + popcount of the free bits below it;
+* encoder: a pass over the symbols sets the occurrence bits of up to ``GROUP`` coded symbols
+  in bitmaps ``E`` (one scatter per differing entry; for int8 with over 1/8 coded entries,
+  SWAR byte compares per symbol instead); each symbol then walks the words: slot = free
+  slots in earlier words + popcount of the free bits below it;
 * decoder: each gap gives the next slot; the walk advances whole words by popcount and
-  picks the bit inside a word with a broadword select; the output is pre-filled with the
-  most frequent symbol and the most frequent coded symbol sets no bits.
+  picks the bit in a word with a select (``pdep`` where fast, else broadword); the output
+  is pre-filled with the most frequent symbol.
 
 Work: ``O(J d / 64 + G)`` for ``G`` coded occurrences, so the caller keeps these kernels for
 ``J <= WALK_MAX_J`` coded symbols (``J d / 64 <= d``).  Every buffer of ``O(d)`` or
@@ -23,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._llvm import clz64, ctz64, popcount64
+from ._llvm import FAST_PDEP, clz64, ctz64, pdep64, popcount64
 from .vsc_bits import _MASK56, _get, _peek56, _read_unary, _skip_unary
 from .vsc_enc import _mask_any, _mask_words, _wcopy, table_write
 
@@ -48,7 +49,7 @@ _SEL = _byte_select_table()
 
 
 @njit(cache=True, inline="always")
-def _select(x, k):
+def _select_bw(x, k):
     """Index of the ``k``-th (from 0) set bit of ``x`` (``k < popcount(x)``), branch-free."""
     pos = np.int64(0)
     for half in (32, 16, 8):
@@ -58,6 +59,15 @@ def _select(x, k):
         x >>= np.uint64(half * up)
         pos += half * up
     return pos + np.int64(_SEL[8 * np.int64(x & _M8) + k])
+
+
+@njit(cache=True, inline="always")
+def _select_pdep(x, k):
+    """:func:`_select_bw` by one ``pdep`` (BMI2)."""
+    return ctz64(pdep64(_ONE << np.uint64(k), x))
+
+
+_select = _select_pdep if FAST_PDEP else _select_bw
 
 
 @njit(cache=True, inline="always")
@@ -306,7 +316,7 @@ def walk_decode(p, nbits, pos, sym, cnt, M, b, c, L, out, T):
                 f = ~T[w]
                 pc = popcount64(f)
             k = s - fb
-            t = k if f == _ALL else _select(f, k)
+            t = _select(f, k)
             out[64 * w + t] = sj
             acc |= _ONE << np.uint64(t)
         if j > 0:
