@@ -7,15 +7,19 @@ raise only :class:`~gossip.codecs.DecodeError` for anything malformed.  What dif
 * symbols stay in their own dtype (int8/int16/int32/... are read in place, never widened to
   int64), and :func:`decode` writes straight into an int8 (by default, when the symbols fit)
   output: no int64 vector, no bit-per-byte arrays, no per-level temporaries;
-* the encoder (:mod:`.vsc_enc`) reads the symbols twice: a histogram (int8: zero words
-  counted eight at a time), then one support pass over 64-entry masks of the entries that
-  differ from the first symbol, writing every Golomb code into per-symbol scratch regions of
-  uint64 words that are then concatenated in stream order;
-* the decoder finds each symbol's start in the three sub-streams (popcount over the unary
-  stream), then emits the occurrences in position order: symbol ``k``'s next occurrence is
-  at ``E_k`` (its remaining free-slot gap shifted by rarer symbols placed before it), the
-  smallest ``E_k`` wins, ties go to the rarer symbol (a linear scan for up to 16 coded
-  symbols, a segment tree with range add above that), so the work is ``O(d + G log K)``.
+* up to ``WALK_MAX_J`` (64) coded symbols (any quantizer with at most 32 levels), both
+  directions walk a bitmap of taken positions symbol by symbol in stream order
+  (:mod:`.vsc_walk`: one sequential cursor per sub-stream, popcount/select per 64-bit word,
+  ``O(J d / 64 + G)``); the encoder reads the symbols twice (a histogram, int8 zero words
+  counted eight at a time, then one pass building occurrence bitmaps), and every buffer of
+  more than ``O(K)`` bytes is numpy, so memory tracing sees it;
+* above that, the encoder (:mod:`.vsc_enc`) makes one support pass over 64-entry masks of
+  the entries that differ from the first symbol, a Fenwick tree counting the rarer
+  occurrences, writing every Golomb code into per-symbol scratch regions that are then
+  concatenated in stream order; the decoder (:mod:`.vsc_dec`) emits the occurrences in
+  position order: symbol ``k``'s next occurrence is at ``E_k`` (its remaining free-slot gap
+  shifted by rarer symbols placed before it), the smallest ``E_k`` wins, ties go to the
+  rarer symbol (a segment tree with range add), so the work is ``O(d + G log K)``.
 
 Bit identity of the floating-point decisions.  The Golomb parameter and the closed-form
 size estimate involve ``log``/``log1p``/``expm1``, whose last bits may differ between numba
@@ -39,7 +43,7 @@ from numba import njit
 from ..codecs import DecodeError
 from ..codecs import vsc as ref
 from ..codecs.bitio import write_varint
-from .vsc_bits import (_EPS, _HIST_SPAN, _LIMIT, _SMALL_K, _estimate, _free_slots, _golomb,
+from .vsc_bits import (_EPS, _HIST_SPAN, _LIMIT, _estimate, _free_slots, _golomb,
                         _words, _zigzag)
 from .vsc_dec import _ERRORS, _raw_decode, _supports_decode, _table
 from .vsc_enc import hist8, table_bits, vsc_payload
@@ -313,10 +317,9 @@ def _fail(code: int):
     raise DecodeError(_ERRORS[code])
 
 
-def _decode_strict(data, expected_size, max_entries, dtype, small=_SMALL_K,
-                   walk=WALK_MAX_J) -> np.ndarray:
-    """``small``/``walk``: the most coded symbols for the linear-scan / bitmap-walk decoders
-    (the segment-tree decoder above both)."""
+def _decode_strict(data, expected_size, max_entries, dtype, walk=WALK_MAX_J) -> np.ndarray:
+    """``walk``: the most coded symbols for the bitmap-walk decoder (the segment-tree
+    decoder above)."""
     if dtype is not None and np.dtype(dtype) not in _DTYPES:
         raise ValueError(f"dtype must be one of int8, int16, int32, int64, got {dtype}")
     buf = _as_u8(data)
@@ -387,7 +390,7 @@ def _decode_strict(data, expected_size, max_entries, dtype, small=_SMALL_K,
         code = walk_decode(words, nbits, pos, sym, cnt, M, b, c, L, out,
                            np.zeros((d + 63) // 64, np.uint64))
     else:
-        code = _supports_decode(words, nbits, pos, sym, cnt, M, b, c, L, out, small)
+        code = _supports_decode(words, nbits, pos, sym, cnt, M, b, c, L, out)
     if code:
         _fail(code)
     return out

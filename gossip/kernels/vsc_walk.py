@@ -26,7 +26,7 @@ from numba import njit
 
 from ._llvm import FAST_PDEP, clz64, ctz64, pdep64, popcount64
 from .vsc_bits import _MASK56, _get, _peek56, _read_unary, _skip_unary
-from .vsc_enc import _mask_any, _mask_words, _wcopy, table_write
+from .vsc_enc import _mask_any, _mask_words, _wcopy, byte_mask, table_write
 
 GROUP = 8  # coded symbols per encoder pass over the symbols (E: d / 8 bytes each)
 WALK_MAX_J = 64
@@ -158,7 +158,11 @@ def walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S):
                     for r in range(bw.size):
                         E[r, blk] = ~_mask_words(words, 8 * blk, bw[r])
                     continue
-                m = _mask_words(words, 8 * blk, mw)
+                m = np.uint64(0)
+                for u in range(8):  # sparse: most words hold first symbols only
+                    x = words[8 * blk + u] ^ mw
+                    if x:
+                        m |= byte_mask(x) << np.uint64(8 * u)
             else:
                 m = _mask_any(v, i0, min(i0 + 64, n), mode)
             while m:

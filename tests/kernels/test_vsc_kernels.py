@@ -122,15 +122,6 @@ def test_random_vectors_match():
         assert np.array_equal(kv.decode(msg), z)
 
 
-def test_tree_path_equals_linear_path():
-    rng = np.random.default_rng(4)
-    z = np.clip(rng.geometric(0.15, 8000) - 1, 0, 60).astype(np.int8)
-    msg = vsc.encode(z)
-    a = kv._decode_strict(msg, None, 2**28, None, small=0)
-    b = kv._decode_strict(msg, None, 2**28, None, small=1000)
-    assert np.array_equal(a, z) and np.array_equal(b, z)
-
-
 def test_golomb_fallback_path_gives_same_bytes(monkeypatch):
     z = CASES["10% d=20000"]
     monkeypatch.setattr(kv, "_EPS", 1.0)  # every estimate is "near the boundary"
