@@ -109,10 +109,13 @@ def warm() -> None:
     from . import quant, vsc
 
     rng = np.random.default_rng(0)
+    many = np.zeros(4000, np.int64)  # > WALK_MAX_J coded symbols: the older VSC kernels
+    many[::40] = np.arange(-50, 50)
     for dt in (np.int8, np.int16, np.int32, np.int64):
         z = np.array([0, 0, 0, 1, -1, 0, 2, 0, 0, 0, -3, 0] * 4, dt)
         for out_dt in (None, np.int16, np.int32, np.int64):
             vsc.decode(vsc.encode(z), dtype=out_dt)
+            vsc.decode(vsc.encode(many.astype(dt)), dtype=out_dt)
         vsc.decode(vsc.encode(np.arange(-40, 40).astype(dt)), dtype=out_dt)  # RAW
     for norm, sub in (("l2", False), ("inf", True)):
         q = DitheredQuantizer([5, 7], 4, norm=norm, tau_scaling=True, subtractive=sub)

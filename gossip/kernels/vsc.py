@@ -43,11 +43,10 @@ from numba import njit
 from ..codecs import DecodeError
 from ..codecs import vsc as ref
 from ..codecs.bitio import write_varint
-from .vsc_bits import (_EPS, _HIST_SPAN, _LIMIT, _estimate, _free_slots, _golomb,
-                        _words, _zigzag)
+from .vsc_bits import _EPS, _HIST_SPAN, _LIMIT, _estimate, _free_slots, _golomb, _words
 from .vsc_dec import _ERRORS, _raw_decode, _supports_decode, _table
-from .vsc_enc import hist8, table_bits, vsc_payload
-from .vsc_walk import WALK_MAX_J, scratch_words, walk_decode, walk_encode
+from .vsc_enc import hist8, raw_write, table_bits, vsc_payload
+from .vsc_walk import WALK_MAX_J, walk_decode, walk_payload
 
 __all__ = ["encode", "decode", "DecodeError"]
 
@@ -155,25 +154,6 @@ def _analyse(v):
     return 0, vmin, vmax, sym, cnt, lut, vals, ranks, M, b, c, L, flag, est
 
 
-@njit(cache=True)
-def _raw_write(v, buf, width):
-    """RAW payload: the width byte, then every zigzag value in ``width`` bits."""
-    buf[0] = width
-    o = 1
-    acc = np.int64(0)
-    nacc = 0
-    for i in range(v.size):
-        acc = (acc << width) | _zigzag(v[i])
-        nacc += width
-        while nacc >= 8:
-            nacc -= 8
-            buf[o] = (acc >> nacc) & 0xFF
-            o += 1
-        acc &= (np.int64(1) << nacc) - 1
-    if nacc:
-        buf[o] = (acc << (8 - nacc)) & 0xFF
-
-
 def _leb128(n: int) -> bytes:
     if n < 0x80:
         return bytes((n,))
@@ -225,13 +205,6 @@ def encode(symbols) -> bytes:
     return _encode(symbols, WALK_MAX_J)
 
 
-def _walk_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c):
-    """:func:`.vsc_walk.walk_encode` with its scratch (numpy, so memory tracing sees it)
-    -> (nbits, payload words)."""
-    S = np.zeros(sum(scratch_words(v.size, cnt, M, b)), np.uint64)
-    return walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S)
-
-
 def _encode(symbols, walk: int) -> bytes:
     """:func:`encode`; ``walk``: the most coded symbols for the bitmap-walk encoder (more
     take the one-pass encoder of :mod:`.vsc_enc`)."""
@@ -264,7 +237,7 @@ def _encode(symbols, walk: int) -> bytes:
         if sym.size == 1:
             nbits, W = table_bits(sym, cnt)
         elif sym.size - 1 <= walk:
-            nbits, W = _walk_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c)
+            nbits, W = walk_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c)
         else:
             nbits, W = vsc_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, L)
         if nbits <= raw_bits:
@@ -275,7 +248,7 @@ def _encode(symbols, walk: int) -> bytes:
             crc = zlib.crc32(payload, zlib.crc32(head))
             return b"".join((head, struct.pack("<I", crc), payload))
     head, hlen, buf = _message(ref.KIND_RAW, d, raw_bits)
-    _raw_write(v, buf[hlen + 4:], width)
+    raw_write(v, buf[hlen + 4:], width)
     return _seal(ref.KIND_RAW, d, raw_bits, buf, hlen, head)
 
 

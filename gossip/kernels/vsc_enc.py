@@ -19,6 +19,7 @@ import numpy as np
 from numba import njit
 
 from ._llvm import clz64, ctz64
+from .vsc_bits import _zigzag
 
 
 @njit(cache=True, inline="always")
@@ -240,3 +241,22 @@ def vsc_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, L):
     for j in range(J - 1, -1, -1):
         pos = _wcopy(W, pos, T, sl[j], lc[j] - sl[j])
     return nbits, W
+
+
+@njit(cache=True)
+def raw_write(v, buf, width):
+    """RAW payload: the width byte, then every zigzag value in ``width`` bits."""
+    buf[0] = width
+    o = 1
+    acc = np.int64(0)
+    nacc = 0
+    for i in range(v.size):
+        acc = (acc << width) | _zigzag(v[i])
+        nacc += width
+        while nacc >= 8:
+            nacc -= 8
+            buf[o] = (acc >> nacc) & 0xFF
+            o += 1
+        acc &= (np.int64(1) << nacc) - 1
+    if nacc:
+        buf[o] = (acc << (8 - nacc)) & 0xFF

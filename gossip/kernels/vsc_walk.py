@@ -25,7 +25,7 @@ import numpy as np
 from numba import njit
 
 from ._llvm import FAST_PDEP, clz64, ctz64, pdep64, popcount64
-from .vsc_bits import _MASK56, _get, _peek56, _read_unary, _skip_unary
+from .vsc_bits import _read_unary, _skip_unary
 from .vsc_enc import _mask_any, _mask_words, _wcopy, byte_mask, table_write
 
 GROUP = 8  # coded symbols per encoder pass over the symbols (E: d / 8 bytes each)
@@ -113,6 +113,13 @@ def scratch_words(n, cnt, M, b):
         lb += nj
         L -= nj
     return min(J, GROUP) * nw, nw, (256 * (J + 1) + ub + pb + lb) // 64 + 4, pb // 64 + 2, lb // 64 + 2
+
+
+def walk_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c):
+    """:func:`walk_encode` with its scratch (numpy, so memory tracing sees it)
+    -> (nbits, payload words)."""
+    S = np.zeros(sum(scratch_words(v.size, cnt, M, b)), np.uint64)
+    return walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S)
 
 
 @njit(cache=True)

@@ -51,6 +51,7 @@ import sys
 import time
 import tracemalloc
 from collections import Counter
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -159,12 +160,11 @@ def _case(target: str, m: Mutator, pools: _Pools, max_entries: int):
         if target == "qframe":
             gen, msg, s = gen_qframe(m, pools.qframe, pools.vsc)
 
-            def call(msg=msg, s=s, dec=pools.vsc_decode):
+            def call(msg=msg, s=s, dec=None):
                 return qframe.decode(msg, levels=s.levels, block_sizes=s.block_sizes,
-                                     vsc_decode=dec)
+                                     vsc_decode=dec or pools.vsc_decode)
             if pools.kernels != "numpy":
-                def ref(msg=msg, s=s):
-                    return qframe.decode(msg, levels=s.levels, block_sizes=s.block_sizes)
+                ref = partial(call, dec=vsc.decode)
         else:
             gen, msg, s = gen_packed(m, pools.packed, pools.vsc)
 
