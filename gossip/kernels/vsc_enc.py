@@ -80,21 +80,22 @@ def _wcopy(W, pos, T, start, nbits):
 @njit(cache=True)
 def hist8(v, words):
     """Counts of the 256 int8 values (index ``value + 128``); ``words`` is ``v``'s first
-    ``8 * words.size`` bytes as uint64 and all-zero words are counted eight at a time."""
-    counts = np.zeros(256, np.int64)
-    c2 = np.zeros(256, np.int64)
+    ``8 * words.size`` bytes as uint64 and all-zero words are counted eight at a time.  One
+    table per byte lane, so runs of one value do not chain on one counter."""
+    lanes = np.zeros((8, 256), np.int64)
     zeros = np.int64(0)
     for k in range(words.size):
         w = words[k]
         if w == 0:
             zeros += 8
             continue
-        for t in range(0, 64, 16):
-            counts[(np.int64(w >> np.uint64(t)) + 128) & 255] += 1
-            c2[(np.int64(w >> np.uint64(t + 8)) + 128) & 255] += 1
+        for t in range(8):
+            lanes[t, (np.int64(w >> np.uint64(8 * t)) + 128) & 255] += 1
+    counts = np.zeros(256, np.int64)
+    for t in range(8):
+        counts += lanes[t]
     for i in range(8 * words.size, v.size):
         counts[np.int64(v[i]) + 128] += 1
-    counts += c2
     counts[128] += zeros
     return counts
 
