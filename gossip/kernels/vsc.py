@@ -10,9 +10,10 @@ raise only :class:`~gossip.codecs.DecodeError` for anything malformed.  What dif
 * up to ``WALK_MAX_J`` (64) coded symbols (any quantizer with at most 32 levels), both
   directions walk a bitmap of taken positions symbol by symbol in stream order
   (:mod:`.vsc_walk`: one sequential cursor per sub-stream, popcount/select per 64-bit word,
-  ``O(J d / 64 + G)``); the encoder reads the symbols twice (a histogram, int8 zero words
-  counted eight at a time, then one pass building occurrence bitmaps), and every buffer of
-  more than ``O(K)`` bytes is numpy, so memory tracing sees it;
+  ``O(J d / 64 + G)``); the encoder reads the symbols once for quantizer-like int8 (numpy's
+  min/max, then the histogram and occurrence bitmaps in one pass), else twice (a histogram,
+  int8 zero words counted eight at a time, then the bitmaps), and every buffer of more than
+  ``O(K)`` bytes is numpy, so memory tracing sees it;
 * above that, the encoder (:mod:`.vsc_enc`) makes one support pass over 64-entry masks of
   the entries that differ from the first symbol, a Fenwick tree counting the rarer
   occurrences, writing every Golomb code into per-symbol scratch regions that are then
@@ -46,7 +47,7 @@ from ..codecs.bitio import write_varint
 from .vsc_bits import _EPS, _HIST_SPAN, _LIMIT, _estimate, _free_slots, _golomb, _words
 from .vsc_dec import _ERRORS, _raw_decode, _supports_decode, _table
 from .vsc_enc import hist8, raw_write, table_bits, vsc_payload
-from .vsc_walk import WALK_MAX_J, walk_decode, walk_payload
+from .vsc_walk import GROUP, WALK_MAX_J, rows8, walk_decode, walk_payload
 
 __all__ = ["encode", "decode", "DecodeError"]
 
@@ -212,9 +213,18 @@ def _encode(symbols, walk: int) -> bytes:
     d = v.size
     if d == 0:
         return _EMPTY
+    R = None
     if v.dtype == np.int8:
         words = v[:d - d % 8].view(np.uint64)
-        (code, vmin, vmax, sym, cnt, lut, vals, ranks, M, b, c, L, flag, est) = _analyse8(v, words)
+        lo, hi = int(v.min()), int(v.max())
+        if lo <= 0 <= hi and 0 < hi - lo <= GROUP:  # quantizer-like: one pass, see rows8
+            R = np.zeros((hi - lo, (d + 63) // 64), np.uint64)
+            code, vmin, vmax = 0, lo, hi
+            (sym, cnt, lut, vals, ranks, M, b, c, L, flag, est) = _from_counts(
+                rows8(v, words, lo, R), np.int64(lo), d)
+        else:
+            (code, vmin, vmax, sym, cnt, lut, vals, ranks, M, b, c, L, flag,
+             est) = _analyse8(v, words)
     else:
         words = np.zeros(0, np.uint64)
         (code, vmin, vmax, sym, cnt, lut, vals, ranks, M, b, c, L, flag, est) = _analyse(v)
@@ -237,7 +247,7 @@ def _encode(symbols, walk: int) -> bytes:
         if sym.size == 1:
             nbits, W = table_bits(sym, cnt)
         elif sym.size - 1 <= walk:
-            nbits, W = walk_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c)
+            nbits, W = walk_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, R)
         else:
             nbits, W = vsc_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, L)
         if nbits <= raw_bits:

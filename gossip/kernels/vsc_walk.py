@@ -8,8 +8,10 @@ handled; symbol ``j``'s slots are the clear bits of ``T`` in order, counted by p
 
 * encoder: a pass over the symbols sets the occurrence bits of up to ``GROUP`` coded symbols
   in bitmaps ``E`` (one scatter per differing entry; for int8 with over 1/8 coded entries,
-  SWAR byte compares per symbol instead); each symbol then walks the words: slot = free
-  slots in earlier words + popcount of the free bits below it;
+  SWAR byte compares per symbol instead); int8 symbols within ``GROUP + 1`` values holding
+  0 (quantizer output) get their histogram and bitmaps in one pass instead (:func:`rows8`);
+  each symbol then walks the words: slot = free slots in earlier words + popcount of the
+  free bits below it;
 * decoder: each gap gives the next slot; the walk advances whole words by popcount and
   picks the bit in a word with a select (``pdep`` where fast, else broadword); the output
   is pre-filled with the most frequent symbol.
@@ -98,10 +100,11 @@ def _flush(W, k, acc, na):
 
 
 @njit(cache=True)
-def scratch_words(n, cnt, M, b):
+def scratch_words(n, cnt, M, b, pre):
     """Sizes in words of the encoder's buffers for ``n`` symbols: the occurrence bitmaps
     ``E``, the taken bitmap ``T``, the payload ``W`` (table, unary stream and the rest
-    appended), the prefixes ``P`` and the last bits ``B`` -> (E, T, W, P, B)."""
+    appended), the prefixes ``P`` and the last bits ``B`` -> (E, T, W, P, B); no ``E`` when
+    ``pre`` (the caller built the bitmaps: :func:`rows8`)."""
     J = cnt.size - 1
     nw = (n + 63) // 64
     L = n
@@ -112,25 +115,76 @@ def scratch_words(n, cnt, M, b):
         pb += nj * max(b[j] - 1, 0)
         lb += nj
         L -= nj
-    return min(J, GROUP) * nw, nw, (256 * (J + 1) + ub + pb + lb) // 64 + 4, pb // 64 + 2, lb // 64 + 2
+    return (0 if pre else min(J, GROUP)) * nw, nw, (256 * (J + 1) + ub + pb + lb) // 64 + 4, pb // 64 + 2, lb // 64 + 2
 
 
-def walk_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c):
-    """:func:`walk_encode` with its scratch (numpy, so memory tracing sees it)
-    -> (nbits, payload words)."""
-    S = np.zeros(sum(scratch_words(v.size, cnt, M, b)), np.uint64)
-    return walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S)
+def walk_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, R=None):
+    """:func:`walk_encode` with its scratch (numpy, so memory tracing sees it) -> (nbits,
+    payload words).  ``R``: the value bitmaps of :func:`rows8`, used when ``sym[0] == 0``."""
+    pre = R is not None and sym[0] == 0
+    rowof = (sym[1:] - vmin - (sym[1:] > 0)) if pre else np.zeros(0, np.int64)
+    S = np.zeros(sum(scratch_words(v.size, cnt, M, b, pre)), np.uint64)
+    return walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S,
+                       R if pre else S[:0].reshape((0, 1)), rowof)
 
 
 @njit(cache=True)
-def walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S):
+def rows8(v, words, lo, R):
+    """int8 symbols in ``[lo, lo + R.shape[0]]`` holding 0: one bitmap per nonzero value
+    (row ``x - lo - (x > 0)`` of ``R``, zeroed ``(span - 1, ceil(d / 64))``) and the counts
+    of every value from ``lo`` on: the histogram and the occurrence bitmaps in one pass."""
+    n = v.size
+    nr = R.shape[0]
+    full = words.size // 8
+    bw = np.empty(nr, np.uint64)
+    for r in range(nr):
+        x = lo + r + (r >= -lo)
+        bw[r] = np.uint64(x & 255) * np.uint64(0x0101010101010101)
+    for blk in range(full):
+        z = np.uint64(0)
+        for k in range(8 * blk, 8 * blk + 8):
+            z |= words[k]
+        if z == 0:
+            continue
+        m = np.uint64(0)
+        for u in range(8):
+            m |= byte_mask(words[8 * blk + u]) << np.uint64(8 * u)
+        if popcount64(m) > 24:  # dense block: byte compares per value
+            for r in range(nr):
+                R[r, blk] = ~_mask_words(words, 8 * blk, bw[r])
+            continue
+        while m:
+            t = ctz64(m)
+            m &= m - _ONE
+            x = np.int64(v[64 * blk + t])
+            R[x - lo - (x > 0), blk] |= _ONE << np.uint64(t)
+    for i in range(64 * full, n):
+        x = np.int64(v[i])
+        if x != 0:
+            R[x - lo - (x > 0), i >> 6] |= _ONE << np.uint64(i & 63)
+    counts = np.zeros(nr + 1, np.int64)
+    rest = np.int64(0)
+    for r in range(nr):
+        s = np.int64(0)
+        for w in range(R.shape[1]):
+            s += popcount64(R[r, w])
+        counts[r + (r >= -lo)] = s
+        rest += s
+    counts[-lo] = n - rest
+    return counts
+
+
+@njit(cache=True)
+def walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S, R, rowof):
     """The whole VSC payload (``K >= 2``) -> (its bit length, its words: a view of ``S``).
     ``S``: zeroed scratch of the sizes :func:`scratch_words` gives, in that order.  The
     payload ``W`` gets the symbol table and the unary stream; ``P`` and ``B`` collect the
-    remainder prefixes and the last bits, appended to ``W`` at the end."""
+    remainder prefixes and the last bits, appended to ``W`` at the end.  ``rowof`` (when not
+    empty): the row of ``R`` holding each coded symbol's bitmap (:func:`rows8`)."""
     n = v.size
     J = cnt.size - 1
-    se, nw, sw, sp, sb = scratch_words(n, cnt, M, b)
+    pre = rowof.size > 0
+    se, nw, sw, sp, sb = scratch_words(n, cnt, M, b, pre)
     E = S[:se].reshape((se // nw, nw))
     T = S[se:se + nw]
     W = S[se + nw:se + nw + sw]
@@ -153,7 +207,7 @@ def walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S):
         bw = np.empty(jhi - jlo + 1, np.uint64)  # the group's symbols in every byte
         for j in range(jlo, jhi + 1):
             bw[jhi - j] = np.uint64(np.int64(sym[j + 1]) & 255) * np.uint64(0x0101010101010101)
-        for i0 in range(0, n, 64):
+        for i0 in range(0, 0 if pre else n, 64):
             blk = i0 >> 6
             if blk < full:
                 z = np.uint64(0)
@@ -180,7 +234,7 @@ def walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S):
                 if jlo <= j <= jhi:
                     E[jhi - j, blk] |= _ONE << np.uint64(t)
         for j in range(jhi, jlo - 1, -1):
-            e_row = E[jhi - j]
+            e_row = R[rowof[j]] if pre else E[jhi - j]
             mj = M[j]
             wb = max(b[j] - 1, 0)
             cj = c[j]

@@ -248,3 +248,17 @@ def test_select_variants_agree():
     assert np.array_equal(run(xs, ks, False), want)
     if vw.FAST_PDEP:
         assert np.array_equal(run(xs, ks, True), want)
+
+
+def test_int8_one_pass_bitmaps_and_their_fallbacks():
+    """int8 within a span of GROUP + 1 values holding 0 takes rows8 (histogram and bitmaps in
+    one pass); a most frequent symbol other than 0, no 0, or a wider span take the others."""
+    rng = np.random.default_rng(8)
+    cases = [_sym(rng, 20000, 0.03), _sym(rng, 20000, 0.7), rng.integers(-4, 5, 9000),
+             np.where(rng.random(9000) < 0.7, 3, rng.integers(0, 3, 9000)),  # mode 3
+             rng.integers(1, 6, 4000), rng.integers(-5, 5, 4000), np.array([0, 1] * 50)]
+    for z in cases:
+        z = np.asarray(z).astype(np.int8)
+        msg = vsc.encode(z)
+        assert kv.encode(z) == msg
+        assert np.array_equal(kv.decode(msg), z)
