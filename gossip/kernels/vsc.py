@@ -222,6 +222,8 @@ def _encode(symbols, walk: int) -> bytes:
             code, vmin, vmax = 0, lo, hi
             (sym, cnt, lut, vals, ranks, M, b, c, L, flag, est) = _from_counts(
                 rows8(v, words, lo, R), np.int64(lo), d)
+            if sym[0] != 0:  # 0 has no bitmap there: free R, walk_payload builds its own
+                R = None
         else:
             (code, vmin, vmax, sym, cnt, lut, vals, ranks, M, b, c, L, flag,
              est) = _analyse8(v, words)

@@ -120,8 +120,8 @@ def scratch_words(n, cnt, M, b, pre):
 
 def walk_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, R=None):
     """:func:`walk_encode` with its scratch (numpy, so memory tracing sees it) -> (nbits,
-    payload words).  ``R``: the value bitmaps of :func:`rows8`, used when ``sym[0] == 0``."""
-    pre = R is not None and sym[0] == 0
+    payload words).  ``R``: the value bitmaps of :func:`rows8` (``sym[0] == 0``) or None."""
+    pre = R is not None
     rowof = (sym[1:] - vmin - (sym[1:] > 0)) if pre else np.zeros(0, np.int64)
     S = np.zeros(sum(scratch_words(v.size, cnt, M, b, pre)), np.uint64)
     return walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S,
