@@ -127,11 +127,16 @@ def warm(dtypes=(np.int8, np.int16, np.int32, np.int64)) -> None:
     if not todo:
         return
     rng = np.random.default_rng(0)
+    every = len(dtypes) > 1  # the install-time warm-up: every path, the older ones too
+    many = np.zeros(4000, np.int64)  # > WALK_MAX_J coded symbols: the older VSC kernels
+    many[::40] = np.arange(-50, 50)
     for dt in todo:
         z = np.array([0, 0, 0, 1, -1, 0, 2, 0, 0, 0, -3, 0] * 4, dt)
         for out_dt in (None, dt) if len(dtypes) == 1 else (None, np.int16, np.int32, np.int64):
             vsc.decode(vsc.encode(z), dtype=out_dt)
             vsc.decode(vsc.encode(np.arange(-40, 40).astype(dt)), dtype=out_dt)  # RAW
+            if every:
+                vsc.decode(vsc.encode(many.astype(dt)), dtype=out_dt)
     if "warm-quant" not in _STATE:
         for norm, sub in (("l2", False), ("inf", True)):
             q = DitheredQuantizer([5, 7], 4, norm=norm, tau_scaling=True, subtractive=sub)

@@ -1,10 +1,10 @@
 """LLVM bit intrinsics numba does not expose: count leading / trailing zeros and population
 count of a 64-bit integer (``llvm.ctlz.i64`` / ``llvm.cttz.i64`` with zero defined as 64,
-``llvm.ctpop.i64``)."""
+``llvm.ctpop.i64``), and x86 BMI2 ``pdep`` where it is fast (:data:`FAST_PDEP`)."""
 
 from __future__ import annotations
 
-from llvmlite import ir
+from llvmlite import binding, ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
@@ -36,3 +36,34 @@ clz64 = _bit_intrinsic("clz64", "llvm.ctlz.i64", True, "Leading zero bits of an 
 ctz64 = _bit_intrinsic("ctz64", "llvm.cttz.i64", True,
                        "Trailing zero bits of an int64/uint64 (64 for 0).")
 popcount64 = _bit_intrinsic("popcount64", "llvm.ctpop.i64", False, "Set bits of an int64.")
+
+
+def _fast_pdep() -> bool:
+    """The host CPU has BMI2 and a fast ``pdep`` (not AMD Zen 1/2, where it is microcoded),
+    and numba compiles for the host (no ``NUMBA_CPU_NAME`` / ``NUMBA_CPU_FEATURES``)."""
+    from numba.core import config
+
+    if config.CPU_NAME or config.CPU_FEATURES:
+        return False
+    try:
+        name = binding.get_host_cpu_name()
+        return bool(binding.get_host_cpu_features().get("bmi2")) and name not in (
+            "znver1", "znver2", "bdver4", "btver2", "generic")
+    except Exception:  # noqa: BLE001 - no feature query: take the portable code
+        return False
+
+
+#: Whether :func:`pdep64` is used (decided once, at import).
+FAST_PDEP = _fast_pdep()
+
+
+@intrinsic
+def pdep64(typingctx, x, mask):
+    """Parallel bit deposit (x86 BMI2 ``pdep``) of two uint64; only where FAST_PDEP."""
+    def codegen(context, builder, signature, args):
+        i64 = ir.IntType(64)
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(i64, [i64, i64]), "llvm.x86.bmi.pdep.64")
+        return builder.call(fn, list(args))
+
+    return types.uint64(types.uint64, types.uint64), codegen

@@ -4,8 +4,9 @@
 [--repeats 5] [--quant-d 1.5e6]`` prints, for int8 symbols as the dithered quantizer with
 s = 4 makes them (a fraction nonzero, +-1 mostly, +-2 for a tenth of them):
 
-* VSC encode+decode time, compiled vs numpy vs zstd-3 (compress + decompress of the same
-  int8 bytes), best of ``--repeats`` interleaved repeats (numpy: fewer above 1e6);
+* VSC encode+decode time, compiled (also encode and decode apart) vs numpy vs zstd-3
+  (compress + decompress of the same int8 bytes), best of ``--repeats`` interleaved repeats
+  (numpy: one above 1e6); ``c/zstd`` = compiled encode+decode / zstd-3;
 * message bytes and whether they equal numpy's bytes;
 * the peak extra memory per entry of one compiled encode+decode (the decoded int8 output
   included), by tracemalloc (numba's own O(K) allocations are not traced);
@@ -75,11 +76,15 @@ def bench_codec(sizes, fracs, repeats: int) -> list[dict]:
             zb = cz.compress(z.tobytes())
             assert np.array_equal(kv.decode(msg), z)
             t = _best({
-                "compiled": lambda: kv.decode(kv.encode(z)),
-                "numpy": lambda: vsc.decode(vsc.encode(z)),
-                "zstd3": lambda: dz.decompress(cz.compress(z.tobytes())),
-            }, {"compiled": repeats, "zstd3": repeats, "numpy": repeats if d <= 10**6 else 1})
+                "compiled": lambda z=z: kv.decode(kv.encode(z)),
+                "encode": lambda z=z: kv.encode(z),
+                "decode": lambda msg=msg: kv.decode(msg),
+                "numpy": lambda z=z: vsc.decode(vsc.encode(z)),
+                "zstd3": lambda z=z: dz.decompress(cz.compress(z.tobytes())),
+            }, {"compiled": repeats, "encode": repeats, "decode": repeats, "zstd3": repeats,
+                "numpy": repeats if d <= 10**6 else 1})
             rows.append({"d": d, "nonzero": f, "compiled_ms": 1e3 * t["compiled"],
+                         "encode_ms": 1e3 * t["encode"], "decode_ms": 1e3 * t["decode"],
                          "numpy_ms": 1e3 * t["numpy"], "zstd3_ms": 1e3 * t["zstd3"],
                          "bytes": len(msg), "identical": msg == ref_msg, "zstd_bytes": len(zb),
                          "peak_B_per_entry": peak_bytes_per_entry(z)})
@@ -142,10 +147,12 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"codec": codec, "quant": qrows}, indent=1))
         return 0
     print("VSC encode+decode, int8 symbols (s=4 quantizer-like), best of repeats")
-    print(f"{'d':>9} {'nz':>5} {'compiled ms':>12} {'numpy ms':>10} {'zstd-3 ms':>10} "
-          f"{'c/zstd':>7} {'bytes':>9} {'=numpy':>7} {'zstd B':>9} {'peak B/entry':>12}")
+    print(f"{'d':>9} {'nz':>5} {'compiled ms':>12} {'enc ms':>8} {'dec ms':>8} {'numpy ms':>10} "
+          f"{'zstd-3 ms':>10} {'c/zstd':>7} {'bytes':>9} {'=numpy':>7} {'zstd B':>9} "
+          f"{'peak B/entry':>12}")
     for r in codec:
-        print(f"{r['d']:>9} {r['nonzero']:>5.2f} {r['compiled_ms']:>12.2f} {r['numpy_ms']:>10.2f} "
+        print(f"{r['d']:>9} {r['nonzero']:>5.2f} {r['compiled_ms']:>12.2f} {r['encode_ms']:>8.2f} "
+              f"{r['decode_ms']:>8.2f} {r['numpy_ms']:>10.2f} "
               f"{r['zstd3_ms']:>10.2f} {r['compiled_ms'] / r['zstd3_ms']:>7.2f} {r['bytes']:>9} "
               f"{str(r['identical']):>7} {r['zstd_bytes']:>9} {r['peak_B_per_entry']:>12.2f}")
     print()

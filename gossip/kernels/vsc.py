@@ -7,15 +7,20 @@ raise only :class:`~gossip.codecs.DecodeError` for anything malformed.  What dif
 * symbols stay in their own dtype (int8/int16/int32/... are read in place, never widened to
   int64), and :func:`decode` writes straight into an int8 (by default, when the symbols fit)
   output: no int64 vector, no bit-per-byte arrays, no per-level temporaries;
-* the encoder (:mod:`.vsc_enc`) reads the symbols twice: a histogram (int8: zero words
-  counted eight at a time), then one support pass over 64-entry masks of the entries that
-  differ from the first symbol, writing every Golomb code into per-symbol scratch regions of
-  uint64 words that are then concatenated in stream order;
-* the decoder finds each symbol's start in the three sub-streams (popcount over the unary
-  stream), then emits the occurrences in position order: symbol ``k``'s next occurrence is
-  at ``E_k`` (its remaining free-slot gap shifted by rarer symbols placed before it), the
-  smallest ``E_k`` wins, ties go to the rarer symbol (a linear scan for up to 16 coded
-  symbols, a segment tree with range add above that), so the work is ``O(d + G log K)``.
+* up to ``WALK_MAX_J`` (64) coded symbols (any quantizer with at most 32 levels), both
+  directions walk a bitmap of taken positions symbol by symbol in stream order
+  (:mod:`.vsc_walk`: one sequential cursor per sub-stream, popcount/select per 64-bit word,
+  ``O(J d / 64 + G)``); the encoder reads the symbols once for quantizer-like int8 (numpy's
+  min/max, then the histogram and occurrence bitmaps in one pass), else twice (a histogram,
+  int8 zero words counted eight at a time, then the bitmaps), and every buffer of more than
+  ``O(K)`` bytes is numpy, so memory tracing sees it;
+* above that, the encoder (:mod:`.vsc_enc`) makes one support pass over 64-entry masks of
+  the entries that differ from the first symbol, a Fenwick tree counting the rarer
+  occurrences, writing every Golomb code into per-symbol scratch regions that are then
+  concatenated in stream order; the decoder (:mod:`.vsc_dec`) emits the occurrences in
+  position order: symbol ``k``'s next occurrence is at ``E_k`` (its remaining free-slot gap
+  shifted by rarer symbols placed before it), the smallest ``E_k`` wins, ties go to the
+  rarer symbol (a segment tree with range add), so the work is ``O(d + G log K)``.
 
 Bit identity of the floating-point decisions.  The Golomb parameter and the closed-form
 size estimate involve ``log``/``log1p``/``expm1``, whose last bits may differ between numba
@@ -30,6 +35,7 @@ Header parsing and the CRC (``zlib.crc32``) stay in Python; all per-entry work i
 from __future__ import annotations
 
 import struct
+import sys
 import zlib
 
 import numpy as np
@@ -38,10 +44,10 @@ from numba import njit
 from ..codecs import DecodeError
 from ..codecs import vsc as ref
 from ..codecs.bitio import write_varint
-from .vsc_bits import (_EPS, _HIST_SPAN, _LIMIT, _SMALL_K, _estimate, _free_slots, _golomb,
-                        _words, _zigzag)
+from .vsc_bits import _EPS, _HIST_SPAN, _LIMIT, _estimate, _free_slots, _golomb, _words
 from .vsc_dec import _ERRORS, _raw_decode, _supports_decode, _table
-from .vsc_enc import hist8, table_bits, vsc_payload
+from .vsc_enc import hist8, raw_write, table_bits, vsc_payload
+from .vsc_walk import GROUP, WALK_MAX_J, rows8, walk_decode, walk_payload
 
 __all__ = ["encode", "decode", "DecodeError"]
 
@@ -149,25 +155,6 @@ def _analyse(v):
     return 0, vmin, vmax, sym, cnt, lut, vals, ranks, M, b, c, L, flag, est
 
 
-@njit(cache=True)
-def _raw_write(v, buf, width):
-    """RAW payload: the width byte, then every zigzag value in ``width`` bits."""
-    buf[0] = width
-    o = 1
-    acc = np.int64(0)
-    nacc = 0
-    for i in range(v.size):
-        acc = (acc << width) | _zigzag(v[i])
-        nacc += width
-        while nacc >= 8:
-            nacc -= 8
-            buf[o] = (acc >> nacc) & 0xFF
-            o += 1
-        acc &= (np.int64(1) << nacc) - 1
-    if nacc:
-        buf[o] = (acc << (8 - nacc)) & 0xFF
-
-
 def _leb128(n: int) -> bytes:
     if n < 0x80:
         return bytes((n,))
@@ -175,6 +162,7 @@ def _leb128(n: int) -> bytes:
 
 
 _EMPTY = ref.encode(np.zeros(0, np.int64))
+_LITTLE = sys.byteorder == "little"
 
 
 def _as_symbols(symbols) -> np.ndarray:
@@ -218,16 +206,30 @@ def encode(symbols) -> bytes:
     return encode_counted(symbols)[0]
 
 
-def encode_counted(symbols) -> tuple[bytes, np.ndarray]:
+def encode_counted(symbols, walk: int | None = None) -> tuple[bytes, np.ndarray]:
     """:func:`encode`, plus the symbol counts of the histogram it built (int64, count desc,
-    value asc), as :func:`gossip.codecs.vsc.encode_counted`."""
+    value asc), as :func:`gossip.codecs.vsc.encode_counted`; ``walk``: the most coded symbols
+    for the bitmap-walk encoder (default ``WALK_MAX_J``; more take the one-pass encoder of
+    :mod:`.vsc_enc`)."""
+    walk = WALK_MAX_J if walk is None else walk
     v = _as_symbols(symbols)
     d = v.size
     if d == 0:
         return _EMPTY, np.zeros(0, np.int64)
+    R = None
     if v.dtype == np.int8:
         words = v[:d - d % 8].view(np.uint64)
-        (code, vmin, vmax, sym, cnt, lut, vals, ranks, M, b, c, L, flag, est) = _analyse8(v, words)
+        lo, hi = int(v.min()), int(v.max())
+        if lo <= 0 <= hi and 0 < hi - lo <= GROUP:  # quantizer-like: one pass, see rows8
+            R = np.zeros((hi - lo, (d + 63) // 64), np.uint64)
+            code, vmin, vmax = 0, lo, hi
+            (sym, cnt, lut, vals, ranks, M, b, c, L, flag, est) = _from_counts(
+                rows8(v, words, lo, R), np.int64(lo), d)
+            if sym[0] != 0:  # 0 has no bitmap there: free R, walk_payload builds its own
+                R = None
+        else:
+            (code, vmin, vmax, sym, cnt, lut, vals, ranks, M, b, c, L, flag,
+             est) = _analyse8(v, words)
     else:
         words = np.zeros(0, np.uint64)
         (code, vmin, vmax, sym, cnt, lut, vals, ranks, M, b, c, L, flag, est) = _analyse(v)
@@ -247,17 +249,21 @@ def encode_counted(symbols) -> tuple[bytes, np.ndarray]:
     elif abs(est - thr) <= _EPS * thr:
         est = ref._expected_payload_bits(d, sym, cnt)
     if est <= thr:
-        if sym.size > 1:
-            nbits, W = vsc_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, L)
-        else:
+        if sym.size == 1:
             nbits, W = table_bits(sym, cnt)
+        elif sym.size - 1 <= walk:
+            nbits, W = walk_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, R)
+        else:
+            nbits, W = vsc_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, L)
         if nbits <= raw_bits:
-            payload = W.astype(">u8").view(np.uint8)[:(nbits + 7) // 8]
+            if _LITTLE:  # MSB-first words -> the payload's (big-endian) byte order
+                W.byteswap(inplace=True)
+            payload = memoryview(W.view(np.uint8))[:(nbits + 7) // 8]
             head = b"GV" + bytes((ref.VERSION, ref.KIND_VSC)) + _leb128(d) + _leb128(nbits)
             crc = zlib.crc32(payload, zlib.crc32(head))
-            return head + struct.pack("<I", crc) + payload.tobytes(), cnt
+            return b"".join((head, struct.pack("<I", crc), payload)), cnt
     head, hlen, buf = _message(ref.KIND_RAW, d, raw_bits)
-    _raw_write(v, buf[hlen + 4:], width)
+    raw_write(v, buf[hlen + 4:], width)
     return _seal(ref.KIND_RAW, d, raw_bits, buf, hlen, head), cnt
 
 
@@ -299,7 +305,9 @@ def _fail(code: int):
     raise DecodeError(_ERRORS[code])
 
 
-def _decode_strict(data, expected_size, max_entries, dtype, small=_SMALL_K) -> np.ndarray:
+def _decode_strict(data, expected_size, max_entries, dtype, walk=WALK_MAX_J) -> np.ndarray:
+    """``walk``: the most coded symbols for the bitmap-walk decoder (the segment-tree
+    decoder above)."""
     if dtype is not None and np.dtype(dtype) not in _DTYPES:
         raise ValueError(f"dtype must be one of int8, int16, int32, int64, got {dtype}")
     buf = _as_u8(data)
@@ -366,7 +374,11 @@ def _decode_strict(data, expected_size, max_entries, dtype, small=_SMALL_K) -> n
         b, c = ref._truncated_binary(M)
         b, c = np.ascontiguousarray(b, np.int64), np.ascontiguousarray(c, np.int64)
     out = np.empty(d, dt)
-    code = _supports_decode(words, nbits, pos, sym, cnt, M, b, c, L, out, small)
+    if sym.size - 1 <= walk:
+        code = walk_decode(words, nbits, pos, sym, cnt, M, b, c, L, out,
+                           np.zeros((d + 63) // 64, np.uint64))
+    else:
+        code = _supports_decode(words, nbits, pos, sym, cnt, M, b, c, L, out)
     if code:
         _fail(code)
     return out

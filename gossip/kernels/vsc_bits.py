@@ -12,7 +12,6 @@ from ._llvm import clz64, popcount64
 _MASK56 = (1 << 56) - 1
 _INF = 1 << 62
 _LIMIT = 2**31
-_SMALL_K = 16  # coded symbols up to this use the linear scan in the decoder
 _EPS = 1e-9  # relative margin around floating-point decision boundaries
 _HIST_SPAN = 1 << 22  # widest counting table (entries) before the sort-based histogram
 

@@ -173,8 +173,9 @@ def _tree_fix(mn, ad, x):
 
 
 @njit(cache=True)
-def _supports_decode(p, nbits, pos, sym, cnt, M, b, c, L, out, small):
-    """Decode the supports into ``out`` (pre-filled with the first symbol) -> error code."""
+def _supports_decode(p, nbits, pos, sym, cnt, M, b, c, L, out):
+    """Decode the supports into ``out`` -> error code; the occurrences in position order,
+    the next one of every symbol in a segment tree (more than ``WALK_MAX_J`` symbols)."""
     K = sym.size
     J = K - 1
     d = out.size
@@ -232,32 +233,19 @@ def _supports_decode(p, nbits, pos, sym, cnt, M, b, c, L, out, small):
             return 18
         E[j] = g
         last[j] = g
-    linear = J <= small
     P = 1
     while P < J:
         P *= 2
-    if linear:
-        mn, ad = E[:0], E[:0]
-    else:
-        mn, ad = _tree_build(P, E)
+    mn, ad = _tree_build(P, E)
     for _ in range(G):
-        if linear:
-            js = 0
-            best = E[0]
-            for j in range(1, J):
-                if E[j] <= best:
-                    best = E[j]
-                    js = j
-            at = best
-        else:
-            x = 1
-            while x < P:
-                if mn[2 * x + 1] <= mn[2 * x]:
-                    x = 2 * x + 1
-                else:
-                    x = 2 * x
-            js = x - P
-            at = mn[1]
+        x = 1
+        while x < P:
+            if mn[2 * x + 1] <= mn[2 * x]:
+                x = 2 * x + 1
+            else:
+                x = 2 * x
+        js = x - P
+        at = mn[1]
         if at >= d:
             return 20
         out[at] = sym[js + 1]
@@ -273,40 +261,35 @@ def _supports_decode(p, nbits, pos, sym, cnt, M, b, c, L, out, small):
             nxt = at + 1 + g
         else:
             nxt = _INF
-        if linear:
-            for j in range(js):
-                E[j] += 1
-            E[js] = nxt
-        else:
-            # +1 on the leaves [0, js), then set leaf js to nxt
-            lo = P
-            hi = P + js
-            l0 = lo
-            r0 = hi
-            while lo < hi:
-                if lo & 1:
-                    mn[lo] += 1
-                    if lo < P:
-                        ad[lo] += 1
-                    lo += 1
-                if hi & 1:
-                    hi -= 1
-                    mn[hi] += 1
-                    if hi < P:
-                        ad[hi] += 1
-                lo >>= 1
-                hi >>= 1
-            if r0 > l0:
-                _tree_fix(mn, ad, l0)
-                _tree_fix(mn, ad, r0 - 1)
-            x = P + js
-            acc = np.int64(0)
-            y = x >> 1
-            while y >= 1:
-                acc += ad[y]
-                y >>= 1
-            mn[x] = nxt - acc
-            _tree_fix(mn, ad, x)
+        # +1 on the leaves [0, js), then set leaf js to nxt
+        lo = P
+        hi = P + js
+        l0 = lo
+        r0 = hi
+        while lo < hi:
+            if lo & 1:
+                mn[lo] += 1
+                if lo < P:
+                    ad[lo] += 1
+                lo += 1
+            if hi & 1:
+                hi -= 1
+                mn[hi] += 1
+                if hi < P:
+                    ad[hi] += 1
+            lo >>= 1
+            hi >>= 1
+        if r0 > l0:
+            _tree_fix(mn, ad, l0)
+            _tree_fix(mn, ad, r0 - 1)
+        x = P + js
+        acc = np.int64(0)
+        y = x >> 1
+        while y >= 1:
+            acc += ad[y]
+            y >>= 1
+        mn[x] = nxt - acc
+        _tree_fix(mn, ad, x)
     return 0
 
 

@@ -1,12 +1,14 @@
-"""Compiled VSC encoder core: the int8 histogram and the one-pass support writer.
+"""Compiled VSC encoder core: the int8 histogram, the bit writers and symbol table shared
+with :mod:`.vsc_walk`, and the one-pass support writer for more than ``WALK_MAX_J`` coded
+symbols.
 
 Bits are written MSB-first into zeroed uint64 word buffers with a stateless OR of at most
 two words per code (no per-bit or per-byte loops).  The support pass visits only the
 entries that differ from the most frequent symbol: for int8 symbols it reads the vector as
 uint64 words and skips every word of eight first symbols at once, then walks the differing
 bytes by count-trailing-zeros.  Each occurrence's slot (its index among the entries not
-claimed by rarer symbols) is its position minus a running count of rarer occurrences seen
-so far, and its Golomb code goes into per-symbol scratch regions sized by an exact bound
+claimed by rarer symbols) is its position minus the rarer occurrences seen so far (a
+Fenwick tree over the ranks), and its Golomb code goes into per-symbol scratch regions sized by an exact bound
 (``n_k + (L_k - n_k) // M_k`` unary bits), which are then concatenated in stream order.
 So the symbols are read twice in all (histogram, supports), never widened.
 """
@@ -17,8 +19,7 @@ import numpy as np
 from numba import njit
 
 from ._llvm import clz64, ctz64
-
-_LINEAR_J = 16  # coded symbols up to this keep plain rarer-counters, a Fenwick tree above
+from .vsc_bits import _zigzag
 
 
 @njit(cache=True, inline="always")
@@ -79,23 +80,34 @@ def _wcopy(W, pos, T, start, nbits):
 @njit(cache=True)
 def hist8(v, words):
     """Counts of the 256 int8 values (index ``value + 128``); ``words`` is ``v``'s first
-    ``8 * words.size`` bytes as uint64 and all-zero words are counted eight at a time."""
-    counts = np.zeros(256, np.int64)
-    c2 = np.zeros(256, np.int64)
+    ``8 * words.size`` bytes as uint64 and all-zero words are counted eight at a time.  One
+    table per byte lane, so runs of one value do not chain on one counter."""
+    lanes = np.zeros((8, 256), np.int64)
     zeros = np.int64(0)
     for k in range(words.size):
         w = words[k]
         if w == 0:
             zeros += 8
             continue
-        for t in range(0, 64, 16):
-            counts[(np.int64(w >> np.uint64(t)) + 128) & 255] += 1
-            c2[(np.int64(w >> np.uint64(t + 8)) + 128) & 255] += 1
+        for t in range(8):
+            lanes[t, (np.int64(w >> np.uint64(8 * t)) + 128) & 255] += 1
+    counts = np.zeros(256, np.int64)
+    for t in range(8):
+        counts += lanes[t]
     for i in range(8 * words.size, v.size):
         counts[np.int64(v[i]) + 128] += 1
-    counts += c2
     counts[128] += zeros
     return counts
+
+
+@njit(cache=True, inline="always")
+def byte_mask(x):
+    """Bit t set <=> byte t of the uint64 ``x`` is nonzero."""
+    x |= x >> np.uint64(4)
+    x |= x >> np.uint64(2)
+    x |= x >> np.uint64(1)
+    x &= np.uint64(0x0101010101010101)
+    return (x * np.uint64(0x0102040810204080)) >> np.uint64(56)
 
 
 @njit(cache=True)
@@ -103,12 +115,7 @@ def _mask_words(words, k0, mw):
     """Bit t set <=> byte t of the eight words from ``words[k0]`` on differs from ``mw``'s."""
     m = np.uint64(0)
     for u in range(8):
-        x = words[k0 + u] ^ mw
-        x |= x >> np.uint64(4)
-        x |= x >> np.uint64(2)
-        x |= x >> np.uint64(1)
-        x &= np.uint64(0x0101010101010101)
-        m |= ((x * np.uint64(0x0102040810204080)) >> np.uint64(56)) << np.uint64(8 * u)
+        m |= byte_mask(words[k0 + u] ^ mw) << np.uint64(8 * u)
     return m
 
 
@@ -176,11 +183,9 @@ def vsc_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, L):
     inv = np.empty(J, np.float64)
     for j in range(J):
         inv[j] = 1.0 / M[j]
-    rarer = np.zeros(J, np.int64)
     last = np.full(J, -1, np.int64)
     fw = np.zeros(J + 1, np.int64)
     use_lut = lut.size > 0
-    linear = J <= _LINEAR_J
     seen = np.int64(0)
     full = words.size // 8 if words.size else 0  # int8 blocks of 64 read as 8 words
     mw = np.uint64(np.int64(mode) & 255) * np.uint64(0x0101010101010101)
@@ -192,22 +197,17 @@ def vsc_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, L):
             m &= m - np.uint64(1)
             x = np.int64(v[i])
             j = lut[x - vmin] - 1 if use_lut else ranks[np.searchsorted(vals, x)] - 1
-            if linear:  # slot: position less the rarer occurrences before it
-                slot = i - rarer[j]
-                for t in range(j):
-                    rarer[t] += 1
-            else:  # Fenwick tree: occurrences of rank <= j seen so far
-                s = np.int64(0)
-                t = j + 1
-                while t > 0:
-                    s += fw[t]
-                    t -= t & -t
-                t = j + 1
-                while t <= J:
-                    fw[t] += 1
-                    t += t & -t
-                slot = i - (seen - s)
-                seen += 1
+            s = np.int64(0)  # Fenwick tree: occurrences of rank <= j seen so far
+            t = j + 1
+            while t > 0:
+                s += fw[t]
+                t -= t & -t
+            t = j + 1
+            while t <= J:
+                fw[t] += 1
+                t += t & -t
+            slot = i - (seen - s)  # its position less the rarer occurrences before it
+            seen += 1
             g = slot - last[j] - 1
             last[j] = slot
             mj = M[j]
@@ -242,3 +242,22 @@ def vsc_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, L):
     for j in range(J - 1, -1, -1):
         pos = _wcopy(W, pos, T, sl[j], lc[j] - sl[j])
     return nbits, W
+
+
+@njit(cache=True)
+def raw_write(v, buf, width):
+    """RAW payload: the width byte, then every zigzag value in ``width`` bits."""
+    buf[0] = width
+    o = 1
+    acc = np.int64(0)
+    nacc = 0
+    for i in range(v.size):
+        acc = (acc << width) | _zigzag(v[i])
+        nacc += width
+        while nacc >= 8:
+            nacc -= 8
+            buf[o] = (acc >> nacc) & 0xFF
+            o += 1
+        acc &= (np.int64(1) << nacc) - 1
+    if nacc:
+        buf[o] = (acc << (8 - nacc)) & 0xFF

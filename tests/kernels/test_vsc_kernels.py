@@ -122,15 +122,6 @@ def test_random_vectors_match():
         assert np.array_equal(kv.decode(msg), z)
 
 
-def test_tree_path_equals_linear_path():
-    rng = np.random.default_rng(4)
-    z = np.clip(rng.geometric(0.15, 8000) - 1, 0, 60).astype(np.int8)
-    msg = vsc.encode(z)
-    a = kv._decode_strict(msg, None, 2**28, None, small=0)
-    b = kv._decode_strict(msg, None, 2**28, None, small=1000)
-    assert np.array_equal(a, z) and np.array_equal(b, z)
-
-
 def test_golomb_fallback_path_gives_same_bytes(monkeypatch):
     z = CASES["10% d=20000"]
     monkeypatch.setattr(kv, "_EPS", 1.0)  # every estimate is "near the boundary"
@@ -221,3 +212,53 @@ def test_input_types_and_safety():
         kv.decode(msg, expected_size=5)
     with pytest.raises(DecodeError):
         kv.decode(msg, max_entries=100)
+
+
+def test_walk_paths_equal_the_older_decoder_and_encoder():
+    """The bitmap walk (<= WALK_MAX_J coded symbols) and the one-pass encoder / segment-tree
+    decoder (above) give the same bytes and values, sparse and dense, int8 and wider."""
+    rng = np.random.default_rng(6)
+    for z in (_sym(rng, 30000, 0.02), _sym(rng, 30000, 0.6), _sym(rng, 5000, 0.3, np.int32),
+              np.clip(rng.geometric(0.1, 9000) - 1, 0, 40).astype(np.int8)):
+        msg = vsc.encode(z)
+        assert kv.encode_counted(z, 0)[0] == msg and kv.encode_counted(z, 1000)[0] == msg
+        for walk in (0, 1000):
+            assert np.array_equal(kv._decode_strict(msg, None, 2**28, None, walk=walk), z)
+
+
+def test_select_variants_agree():
+    from numba import njit
+
+    from gossip.kernels import vsc_walk as vw
+
+    @njit
+    def run(xs, ks, pdep):
+        out = np.empty(xs.size, np.int64)
+        for i in range(xs.size):
+            out[i] = vw._select_pdep(xs[i], ks[i]) if pdep else vw._select_bw(xs[i], ks[i])
+        return out
+
+    rng = np.random.default_rng(7)
+    xs = rng.integers(1, 2**63, 5000, dtype=np.int64).astype(np.uint64) | np.uint64(1 << 63)
+    xs[:64] = np.uint64(2**64 - 1)
+    xs[64:128] = np.uint64(1) << np.arange(64, dtype=np.uint64)
+    counts = np.array([bin(int(x)).count("1") for x in xs])
+    ks = (rng.random(xs.size) * counts).astype(np.int64)
+    want = np.array([[i for i in range(64) if int(x) >> i & 1][k] for x, k in zip(xs, ks)])
+    assert np.array_equal(run(xs, ks, False), want)
+    if vw.FAST_PDEP:
+        assert np.array_equal(run(xs, ks, True), want)
+
+
+def test_int8_one_pass_bitmaps_and_their_fallbacks():
+    """int8 within a span of GROUP + 1 values holding 0 takes rows8 (histogram and bitmaps in
+    one pass); a most frequent symbol other than 0, no 0, or a wider span take the others."""
+    rng = np.random.default_rng(8)
+    cases = [_sym(rng, 20000, 0.03), _sym(rng, 20000, 0.7), rng.integers(-4, 5, 9000),
+             np.where(rng.random(9000) < 0.7, 3, rng.integers(0, 3, 9000)),  # mode 3
+             rng.integers(1, 6, 4000), rng.integers(-5, 5, 4000), np.array([0, 1] * 50)]
+    for z in cases:
+        z = np.asarray(z).astype(np.int8)
+        msg = vsc.encode(z)
+        assert kv.encode(z) == msg
+        assert np.array_equal(kv.decode(msg), z)

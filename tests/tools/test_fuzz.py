@@ -134,3 +134,28 @@ def test_bench_main_writes_json_and_png(tmp_path, capsys):
     assert {t["target"] for t in report["targets"]} == set(bench_codec.TARGET_NAMES)
     png = (out / "codec_bench.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def test_fuzz_compiled_decoder_agrees_with_the_reference(monkeypatch):
+    """--kernels compiled: the compiled VSC decoder (narrow dtypes allowed) in the vsc and
+    qframe targets, checked against the reference; a decoder that disagrees is reported."""
+    from gossip.kernels import vsc as kv
+
+    rep = fuzz.fuzz(400, seed=13, targets=("vsc", "qframe"), kernels="compiled")
+    assert rep.violations == [], fuzz.format_report(rep)
+    assert rep.outcomes["vsc"]["accepted"] > 0 and rep.outcomes["vsc"]["rejected"] > 200
+    real = kv.decode
+    calls = {"n": 0}
+
+    def wrong(data, **kw):
+        out = real(data, **kw)
+        calls["n"] += 1
+        if out.size and calls["n"] % 2:
+            out = out.copy()
+            out[0] = 1 if out[0] != 1 else 0
+        return out
+
+    monkeypatch.setattr(kv, "decode", wrong)
+    rep = fuzz.fuzz(300, seed=13, targets=("vsc",), kernels="compiled", memory=False)
+    details = {v["detail"] for v in rep.violations if "bad_output" in v["kinds"]}
+    assert "compiled decoder returned other values than the reference" in details

@@ -30,6 +30,12 @@ exit status 1):
   decoder must refuse must be refused before any allocation.  (A valid dense message needs about 110 B per entry: d = 10^7 at 50% nonzero
   peaks at 1.06 GiB in ``vsc.decode``.)
 
+``--kernels compiled`` fuzzes the compiled VSC decoder (:mod:`gossip.kernels.vsc`) in the
+``vsc`` and ``qframe`` targets instead of the numpy reference: its result may be any int dtype
+(int8 by default for quantizer symbols), and it must agree with the reference on every
+message: refuse what the reference refuses, accept with the same values what it accepts
+(``bad_output`` otherwise; the reference runs after the measured call).
+
 Entry points: :func:`main` (argv), :func:`fuzz` (returns a :class:`FuzzReport`).  The parts:
 :mod:`.fuzz_seeds` (envelopes, seeds), :mod:`.fuzz_mutators` (mutations, VSC and frame
 generators), :mod:`.fuzz_frames` (raw, sparse and packed targets), :mod:`.fuzz_checks`,
@@ -45,6 +51,7 @@ import sys
 import time
 import tracemalloc
 from collections import Counter
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -95,16 +102,38 @@ def _is_safety_net(exc: DecodeError) -> bool:
 
 
 class _Pools:
-    """The seeds of every target (built once per run)."""
+    """The seeds of every target (built once per run) and the VSC decoder under test."""
 
-    def __init__(self, seed: int):
+    def __init__(self, seed: int, kernels: str = "numpy"):
         self.vsc, self.qframe = vsc_seeds(seed), qframe_seeds(seed)
         self.raw, self.sparse, self.packed = raw_seeds(seed), sparse_seeds(seed), packed_seeds(seed)
+        self.kernels = kernels
+        if kernels == "numpy":  # looked up per call: the tests patch vsc.decode
+            self.vsc_decode = lambda msg, **kw: vsc.decode(msg, **kw)
+        else:
+            from ...kernels import select
+            self.vsc_decode = select(kernels).vsc_decode
+
+
+def _agree(call_ref, accepted: bool, out) -> str | None:
+    """The compiled decoder against the reference on one message: same verdict, same values."""
+    try:
+        ref = call_ref()
+    except DecodeError:
+        return "compiled decoder accepted a message the reference refuses" if accepted else None
+    if not accepted:
+        return "compiled decoder refused a message the reference accepts"
+    a, b = (out, ref) if isinstance(out, np.ndarray) else (out.symbols, ref.symbols)
+    if not np.array_equal(a, b) or (not isinstance(out, np.ndarray)
+                                     and not np.array_equal(out.scales, ref.scales)):
+        return "compiled decoder returned other values than the reference"
+    return None
 
 
 def _case(target: str, m: Mutator, pools: _Pools, max_entries: int):
     """One hostile message for ``target``: (generator, message, seed, permitted size d_ok,
-    the decode call, the check of its result)."""
+    the decode call, the check of its result, the reference call for :func:`_agree` or
+    None)."""
     if target == "vsc":
         gen, msg, s = gen_vsc(m, pools.vsc)
         try:
@@ -121,33 +150,36 @@ def _case(target: str, m: Mutator, pools: _Pools, max_entries: int):
         cap = expected if expected is not None else max_entries
         d_ok = d_decl if d_decl is not None and (
             d_decl == expected if expected is not None else d_decl <= cap) else 0
-
-        def call(msg=msg, expected=expected):
-            if expected is None:
-                return vsc.decode(msg, max_entries=max_entries)
-            return vsc.decode(msg, expected_size=expected)
-        return gen, msg, s, d_ok, call, lambda out: _check_vsc_output(out, d_decl, expected)
+        kw = {"max_entries": max_entries} if expected is None else {"expected_size": expected}
+        narrow = pools.kernels != "numpy"
+        return (gen, msg, s, d_ok, lambda: pools.vsc_decode(msg, **kw),
+                lambda out: _check_vsc_output(out, d_decl, expected, narrow),
+                (lambda: vsc.decode(msg, **kw)) if narrow else None)
     if target in ("qframe", "packed"):
+        ref = None
         if target == "qframe":
             gen, msg, s = gen_qframe(m, pools.qframe, pools.vsc)
 
-            def call(msg=msg, s=s):
-                return qframe.decode(msg, levels=s.levels, block_sizes=s.block_sizes)
+            def call(msg=msg, s=s, dec=None):
+                return qframe.decode(msg, levels=s.levels, block_sizes=s.block_sizes,
+                                     vsc_decode=dec or pools.vsc_decode)
+            if pools.kernels != "numpy":
+                ref = partial(call, dec=vsc.decode)
         else:
             gen, msg, s = gen_packed(m, pools.packed, pools.vsc)
 
             def call(msg=msg, s=s):
                 return QuantizedCodec("packed", s.levels, s.block_sizes).decode(msg)
         return (gen, msg, s, int(np.sum(s.block_sizes)), call,
-                lambda out: _check_qframe_output(out, s))
+                lambda out: _check_qframe_output(out, s), ref)
     if target == "raw":
         gen, msg, s = gen_raw(m, pools.raw)
         return (gen, msg, s, s.size, lambda: RawCodec(s.size).decode(msg),
-                lambda out: check_raw(out, s.size))
+                lambda out: check_raw(out, s.size), None)
     if target == "sparse":
         gen, msg, s = gen_sparse(m, pools.sparse)
         return (gen, msg, s, s.size, lambda: SparseCodec(s.size).decode(msg),
-                lambda out: check_sparse(out, s.size))
+                lambda out: check_sparse(out, s.size), None)
     raise ValueError(f"unknown fuzz target {target!r}; targets: {', '.join(TARGETS)}")
 
 
@@ -156,23 +188,24 @@ def _warm_up(pools: _Pools, seed: int, targets) -> None:
     first-call costs (lazy imports, numpy's internal caches) are not charged to message 1."""
     vseeds, qseeds = pools.vsc, pools.qframe
     m = Mutator(seed + 7_777_777)
+    dec = pools.vsc_decode
     for s in vseeds + qseeds:
         try:
             if isinstance(s, VscSeed):
-                vsc.decode(s.msg, expected_size=s.d)
+                dec(s.msg, expected_size=s.d)
             else:
-                qframe.decode(s.msg, levels=s.levels, block_sizes=s.block_sizes)
+                qframe.decode(s.msg, levels=s.levels, block_sizes=s.block_sizes, vsc_decode=dec)
         except Exception:  # noqa: BLE001 - the measured run reports problems
             pass
     for _ in range(300):
-        for msg, call in ((gen_vsc(m, vseeds)[1], lambda b: vsc.decode(b, max_entries=1 << 16)),
+        for msg, call in ((gen_vsc(m, vseeds)[1], lambda b: dec(b, max_entries=1 << 16)),
                           (gen_qframe(m, qseeds, vseeds)[1], None)):
             try:
                 if call is not None:
                     call(msg)
                 else:
                     s = qseeds[0]
-                    qframe.decode(msg, levels=s.levels, block_sizes=s.block_sizes)
+                    qframe.decode(msg, levels=s.levels, block_sizes=s.block_sizes, vsc_decode=dec)
             except Exception:  # noqa: BLE001 - the measured run reports these
                 pass
     m = Mutator(seed + 8_888_888)
@@ -190,18 +223,22 @@ def _warm_up(pools: _Pools, seed: int, targets) -> None:
 def fuzz(count: int = 100_000, *, seed: int = 0, targets=TARGETS, slow: float = 1.0,
          hard_timeout: float = 10.0, max_entries: int = DEFAULT_MAX_ENTRIES,
          memory: bool = True, progress: Callable[[str], None] | None = None,
-         keep_violations: int = 50) -> FuzzReport:
+         keep_violations: int = 50, kernels: str = "numpy") -> FuzzReport:
     """Feed ``count`` hostile messages to each decoder in ``targets``; returns the report.
+    ``kernels``: the VSC decoder of the vsc and qframe targets ("numpy" or "compiled").
 
     Safe to call from tests: the previous SIGALRM handler and timer are restored."""
-    rep = FuzzReport(settings={"count_per_decoder": count, "seed": seed, "slow_s": slow,
+    rep = FuzzReport(settings={"count_per_decoder": count, "seed": seed, "kernels": kernels,
+                               "slow_s": slow,
                                "hard_timeout_s": hard_timeout, "max_entries": max_entries,
                                "memory_check": memory, "mem_base": MEM_BASE,
                                "mem_per_entry": MEM_PER_ENTRY, "mem_per_byte": MEM_PER_BYTE})
     for t in targets:
         if t not in TARGETS:
             raise ValueError(f"unknown fuzz target {t!r}; targets: {', '.join(TARGETS)}")
-    pools = _Pools(seed)
+    if kernels not in ("numpy", "compiled"):
+        raise ValueError(f"kernels must be 'numpy' or 'compiled', got {kernels!r}")
+    pools = _Pools(seed, kernels)
     use_alarm = hard_timeout > 0 and hasattr(signal, "setitimer")
     old_handler = None
     try:
@@ -229,7 +266,7 @@ def fuzz(count: int = 100_000, *, seed: int = 0, targets=TARGETS, slow: float = 
             maxmem = {"ratio": 0.0}
             t_tgt = time.perf_counter()
             for i in range(count):
-                gen, msg, s, d_ok, call, check = _case(target, m, pools, max_entries)
+                gen, msg, s, d_ok, call, check, ref = _case(target, m, pools, max_entries)
                 family = gen.split(":")[0]
                 allowance = MEM_BASE + MEM_PER_ENTRY * d_ok + MEM_PER_BYTE * len(msg)
                 outcome, detail, out = None, "", None
@@ -262,6 +299,10 @@ def fuzz(count: int = 100_000, *, seed: int = 0, targets=TARGETS, slow: float = 
                         bad = check(out)
                     except Exception as exc:  # noqa: BLE001 - e.g. the round trip failing
                         bad = f"checking the result raised {type(exc).__name__}: {exc}"
+                    if bad:
+                        outcome, detail = "bad_output", bad
+                if ref is not None and outcome in ("accepted", "rejected"):
+                    bad = _agree(ref, outcome == "accepted", out)
                     if bad:
                         outcome, detail = "bad_output", bad
                 out = None
@@ -328,6 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-entries", type=int, default=DEFAULT_MAX_ENTRIES,
                    help="max_entries for vsc.decode calls without an expected size")
     p.add_argument("--no-memory", action="store_true", help="skip the tracemalloc check (faster)")
+    p.add_argument("--kernels", choices=("numpy", "compiled"), default="numpy",
+                   help="VSC decoder of the vsc and qframe targets: the numpy reference "
+                        "(default) or the compiled one, checked against the reference")
     p.add_argument("--out", default=None, help="write report.json here (and the violations)")
     return p
 
@@ -336,10 +380,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     targets = tuple(dict.fromkeys(args.target)) if args.target else TARGETS
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
-    log(f"fuzzing {', '.join(targets)}: {args.count:,} messages each, seed {args.seed}")
+    log(f"fuzzing {', '.join(targets)}: {args.count:,} messages each, seed {args.seed}, "
+        f"{args.kernels} VSC decoder")
     rep = fuzz(args.count, seed=args.seed, targets=targets, slow=args.slow,
                hard_timeout=args.hard_timeout, max_entries=args.max_entries,
-               memory=not args.no_memory, progress=log)
+               memory=not args.no_memory, progress=log, kernels=args.kernels)
     print(format_report(rep), flush=True)
     if args.out:
         out = Path(args.out)

@@ -12,8 +12,11 @@ def _wrong_type(out, cls) -> str | None:
     return None if isinstance(out, cls) else f"returned {type(out).__name__}"
 
 
-def _check_vsc_output(out, d_decl: int, expected: int | None) -> str | None:
-    if not isinstance(out, np.ndarray) or out.dtype != np.int64 or out.ndim != 1:
+def _check_vsc_output(out, d_decl: int, expected: int | None, narrow: bool = False) -> str | None:
+    """``narrow``: any signed int dtype is fine (the compiled decoder's), else int64 only."""
+    ok = (np.issubdtype(out.dtype, np.signedinteger) if narrow else out.dtype == np.int64) \
+        if isinstance(out, np.ndarray) else False
+    if not ok or out.ndim != 1:
         return f"returned {type(out).__name__} {getattr(out, 'dtype', '')}"
     if out.size != d_decl or (expected is not None and out.size != expected):
         return f"returned {out.size} entries, header declares {d_decl}, expected {expected}"

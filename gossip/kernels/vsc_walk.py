@@ -1,0 +1,391 @@
+"""Compiled VSC supports by a walk over a bitmap of taken positions, symbol by symbol.
+
+Both directions handle the coded symbols in stream order (rarest first, ``j = J-1..0``), so
+each of the three sub-streams (unary quotients, remainder prefixes, last bits) is read or
+written by one sequential cursor through a 64-bit register buffer.  A bitmap ``T`` (bit ``t``
+of word ``w`` = position ``64 w + t``) marks the positions of the rarer symbols already
+handled; symbol ``j``'s slots are the clear bits of ``T`` in order, counted by popcount:
+
+* encoder: a pass over the symbols sets the occurrence bits of up to ``GROUP`` coded symbols
+  in bitmaps ``E`` (one scatter per differing entry; for int8 with over 1/8 coded entries,
+  SWAR byte compares per symbol instead); int8 symbols within ``GROUP + 1`` values holding
+  0 (quantizer output) get their histogram and bitmaps in one pass instead (:func:`rows8`);
+  each symbol then walks the words: slot = free slots in earlier words + popcount of the
+  free bits below it;
+* decoder: each gap gives the next slot; the walk advances whole words by popcount and
+  picks the bit in a word with a select (``pdep`` where fast, else broadword); the output
+  is pre-filled with the most frequent symbol.
+
+Work: ``O(J d / 64 + G)`` for ``G`` coded occurrences, so the caller keeps these kernels for
+``J <= WALK_MAX_J`` coded symbols (``J d / 64 <= d``).  Every buffer of ``O(d)`` or
+``O(payload)`` bytes is passed in by the caller (numpy, so memory tracing sees it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ._llvm import FAST_PDEP, clz64, ctz64, pdep64, popcount64
+from .vsc_bits import _read_unary, _skip_unary
+from .vsc_enc import _mask_any, _mask_words, _wcopy, byte_mask, table_write
+
+GROUP = 8  # coded symbols per encoder pass over the symbols (E: d / 8 bytes each)
+WALK_MAX_J = 64
+_ONE = np.uint64(1)
+_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
+_M8 = np.uint64(0xFF)
+
+
+def _byte_select_table() -> np.ndarray:
+    """``_SEL[8 * byte + k]``: index of the ``k``-th set bit of ``byte`` (8 if none)."""
+    t = np.full(256 * 8, 8, np.uint8)
+    for x in range(256):
+        bits = [i for i in range(8) if x >> i & 1]
+        for k, i in enumerate(bits):
+            t[8 * x + k] = i
+    return t
+
+
+_SEL = _byte_select_table()
+
+
+@njit(cache=True, inline="always")
+def _select_bw(x, k):
+    """Index of the ``k``-th (from 0) set bit of ``x`` (``k < popcount(x)``), branch-free."""
+    pos = np.int64(0)
+    for half in (32, 16, 8):
+        c = popcount64(x & ((_ONE << np.uint64(half)) - _ONE))
+        up = np.int64(k >= c)
+        k -= c * up
+        x >>= np.uint64(half * up)
+        pos += half * up
+    return pos + np.int64(_SEL[8 * np.int64(x & _M8) + k])
+
+
+@njit(cache=True, inline="always")
+def _select_pdep(x, k):
+    """:func:`_select_bw` by one ``pdep`` (BMI2)."""
+    return ctz64(pdep64(_ONE << np.uint64(k), x))
+
+
+_select = _select_pdep if FAST_PDEP else _select_bw
+
+
+@njit(cache=True, inline="always")
+def _put(W, k, acc, na, val, width):
+    """Append ``val`` (``< 2**width``, ``width <= 63``) to a buffered writer: ``acc`` holds
+    ``na < 64`` pending bits, flushed to ``W[k]`` when 64 are ready -> (k, acc, na)."""
+    free = 64 - na
+    if width < free:
+        return k, (acc << np.uint64(width)) | np.uint64(val), na + width
+    over = width - free
+    W[k] = (acc << np.uint64(free)) | (np.uint64(val) >> np.uint64(over))
+    return k + 1, np.uint64(val) & ((_ONE << np.uint64(over)) - _ONE), over
+
+
+@njit(cache=True, inline="always")
+def _put_unary(W, k, acc, na, q):
+    while q > 62:
+        k, acc, na = _put(W, k, acc, na, (np.int64(1) << 62) - 1, 62)
+        q -= 62
+    return _put(W, k, acc, na, ((np.int64(1) << q) - 1) << 1, q + 1)
+
+
+@njit(cache=True, inline="always")
+def _flush(W, k, acc, na):
+    if na:
+        W[k] |= acc << np.uint64(64 - na)
+    return 64 * k + na
+
+
+@njit(cache=True)
+def scratch_words(n, cnt, M, b, pre):
+    """Sizes in words of the encoder's buffers for ``n`` symbols: the occurrence bitmaps
+    ``E``, the taken bitmap ``T``, the payload ``W`` (table, unary stream and the rest
+    appended), the prefixes ``P`` and the last bits ``B`` -> (E, T, W, P, B); no ``E`` when
+    ``pre`` (the caller built the bitmaps: :func:`rows8`)."""
+    J = cnt.size - 1
+    nw = (n + 63) // 64
+    L = n
+    ub = pb = lb = np.int64(0)
+    for j in range(J - 1, -1, -1):
+        nj = cnt[j + 1]
+        ub += nj + (L - nj) // M[j]  # n_k codes, the quotients add up to <= (L_k - n_k) / M_k
+        pb += nj * max(b[j] - 1, 0)
+        lb += nj
+        L -= nj
+    return (0 if pre else min(J, GROUP)) * nw, nw, (256 * (J + 1) + ub + pb + lb) // 64 + 4, pb // 64 + 2, lb // 64 + 2
+
+
+def walk_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, R=None):
+    """:func:`walk_encode` with its scratch (numpy, so memory tracing sees it) -> (nbits,
+    payload words).  ``R``: the value bitmaps of :func:`rows8` (``sym[0] == 0``) or None."""
+    pre = R is not None
+    rowof = (sym[1:] - vmin - (sym[1:] > 0)) if pre else np.zeros(0, np.int64)
+    S = np.zeros(sum(scratch_words(v.size, cnt, M, b, pre)), np.uint64)
+    return walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S,
+                       R if pre else S[:0].reshape((0, 1)), rowof)
+
+
+@njit(cache=True)
+def rows8(v, words, lo, R):
+    """int8 symbols in ``[lo, lo + R.shape[0]]`` holding 0: one bitmap per nonzero value
+    (row ``x - lo - (x > 0)`` of ``R``, zeroed ``(span - 1, ceil(d / 64))``) and the counts
+    of every value from ``lo`` on: the histogram and the occurrence bitmaps in one pass."""
+    n = v.size
+    nr = R.shape[0]
+    full = words.size // 8
+    bw = np.empty(nr, np.uint64)
+    for r in range(nr):
+        x = lo + r + (r >= -lo)
+        bw[r] = np.uint64(x & 255) * np.uint64(0x0101010101010101)
+    for blk in range(full):
+        z = np.uint64(0)
+        for k in range(8 * blk, 8 * blk + 8):
+            z |= words[k]
+        if z == 0:
+            continue
+        m = np.uint64(0)
+        for u in range(8):
+            m |= byte_mask(words[8 * blk + u]) << np.uint64(8 * u)
+        if popcount64(m) > 24:  # dense block: byte compares per value
+            for r in range(nr):
+                R[r, blk] = ~_mask_words(words, 8 * blk, bw[r])
+            continue
+        while m:
+            t = ctz64(m)
+            m &= m - _ONE
+            x = np.int64(v[64 * blk + t])
+            R[x - lo - (x > 0), blk] |= _ONE << np.uint64(t)
+    for i in range(64 * full, n):
+        x = np.int64(v[i])
+        if x != 0:
+            R[x - lo - (x > 0), i >> 6] |= _ONE << np.uint64(i & 63)
+    counts = np.zeros(nr + 1, np.int64)
+    rest = np.int64(0)
+    for r in range(nr):
+        s = np.int64(0)
+        for w in range(R.shape[1]):
+            s += popcount64(R[r, w])
+        counts[r + (r >= -lo)] = s
+        rest += s
+    counts[-lo] = n - rest
+    return counts
+
+
+@njit(cache=True)
+def walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S, R, rowof):
+    """The whole VSC payload (``K >= 2``) -> (its bit length, its words: a view of ``S``).
+    ``S``: zeroed scratch of the sizes :func:`scratch_words` gives, in that order.  The
+    payload ``W`` gets the symbol table and the unary stream; ``P`` and ``B`` collect the
+    remainder prefixes and the last bits, appended to ``W`` at the end.  ``rowof`` (when not
+    empty): the row of ``R`` holding each coded symbol's bitmap (:func:`rows8`)."""
+    n = v.size
+    J = cnt.size - 1
+    pre = rowof.size > 0
+    se, nw, sw, sp, sb = scratch_words(n, cnt, M, b, pre)
+    E = S[:se].reshape((se // nw, nw))
+    T = S[se:se + nw]
+    W = S[se + nw:se + nw + sw]
+    P = S[se + nw + sw:se + nw + sw + sp]
+    B = S[se + nw + sw + sp:se + nw + sw + sp + sb]
+    use_lut = lut.size > 0
+    full = words.size // 8  # int8 blocks of 64 read as 8 words
+    mode = sym[0]
+    mw = np.uint64(np.int64(mode) & 255) * np.uint64(0x0101010101010101)
+    u = table_write(W, sym, cnt)
+    uk, una = u >> 6, u & 63  # three buffered writers: word, pending bits, their count
+    uacc = W[uk] >> np.uint64(64 - una) if una else np.uint64(0)
+    pk, pacc, pna = 0, np.uint64(0), 0
+    bk, bacc, bna = 0, np.uint64(0), 0
+    dense = 8 * (n - cnt[0]) > n  # over 1/8 coded: int8 bitmaps by byte compares
+    for jhi in range(J - 1, -1, -GROUP):  # a group: coded ranks jhi down to jlo
+        jlo = max(jhi - GROUP + 1, 0)
+        if jhi < J - 1:
+            E[:] = 0
+        bw = np.empty(jhi - jlo + 1, np.uint64)  # the group's symbols in every byte
+        for j in range(jlo, jhi + 1):
+            bw[jhi - j] = np.uint64(np.int64(sym[j + 1]) & 255) * np.uint64(0x0101010101010101)
+        for i0 in range(0, 0 if pre else n, 64):
+            blk = i0 >> 6
+            if blk < full:
+                z = np.uint64(0)
+                for k in range(8 * blk, 8 * blk + 8):
+                    z |= words[k] ^ mw
+                if z == 0:  # 64 first symbols
+                    continue
+                if dense:  # byte compares: cheaper than one scatter per entry
+                    for r in range(bw.size):
+                        E[r, blk] = ~_mask_words(words, 8 * blk, bw[r])
+                    continue
+                m = np.uint64(0)
+                for u in range(8):  # sparse: most words hold first symbols only
+                    x = words[8 * blk + u] ^ mw
+                    if x:
+                        m |= byte_mask(x) << np.uint64(8 * u)
+            else:
+                m = _mask_any(v, i0, min(i0 + 64, n), mode)
+            while m:
+                t = ctz64(m)
+                m &= m - _ONE
+                x = np.int64(v[i0 + t])
+                j = lut[x - vmin] - 1 if use_lut else ranks[np.searchsorted(vals, x)] - 1
+                if jlo <= j <= jhi:
+                    E[jhi - j, blk] |= _ONE << np.uint64(t)
+        for j in range(jhi, jlo - 1, -1):
+            e_row = R[rowof[j]] if pre else E[jhi - j]
+            mj = M[j]
+            wb = max(b[j] - 1, 0)
+            cj = c[j]
+            inv = 1.0 / mj
+            sh = b[j]
+            fb = np.int64(0)  # free slots in the words before w
+            last = np.int64(-1)
+            left = cnt[j + 1]
+            for w in range(nw):
+                if left == 0:
+                    break
+                tw = T[w]
+                e = e_row[w]
+                if e:
+                    f = ~tw
+                    T[w] = tw | e
+                    while e:
+                        t = ctz64(e)
+                        e &= e - _ONE
+                        left -= 1
+                        slot = fb + popcount64(f & ((_ONE << np.uint64(t)) - _ONE))
+                        g = slot - last - 1
+                        last = slot
+                        if mj == 1:
+                            uk, uacc, una = _put_unary(W, uk, uacc, una, g)
+                            continue
+                        if cj == 0:  # M = 2**b: a shift, and every codeword has a last bit
+                            q = g >> sh
+                        else:
+                            q = np.int64(g * inv)  # within 1 of g // mj for g < 2**50
+                            q -= np.int64(q * mj > g)
+                            q += np.int64((q + 1) * mj <= g)
+                        r = g - q * mj
+                        uk, uacc, una = _put_unary(W, uk, uacc, una, q)
+                        has = np.int64(r >= cj)  # truncated binary: r < c in b - 1 bits
+                        rc = r + cj
+                        if wb:
+                            pk, pacc, pna = _put(P, pk, pacc, pna, r + has * ((rc >> 1) - r), wb)
+                        bk, bacc, bna = _put(B, bk, bacc, bna, rc & has, has)
+                fb += 64 - popcount64(tw)
+    u = _flush(W, uk, uacc, una)
+    u = _wcopy(W, u, P, 0, _flush(P, pk, pacc, pna))
+    return _wcopy(W, u, B, 0, _flush(B, bk, bacc, bna)), W
+
+
+@njit(cache=True, inline="always")
+def _load(p, pos):
+    """64 payload bits from bit ``pos`` on, MSB first (``p``: see ``vsc_bits._words``)."""
+    k = pos >> 6
+    off = np.uint64(pos & 63)
+    return (p[k] << off) | ((p[k + 1] >> _ONE) >> (np.uint64(63) - off))
+
+
+@njit(cache=True)
+def walk_decode(p, nbits, pos, sym, cnt, M, b, c, L, out, T):
+    """Decode the supports (``K >= 2``) into ``out`` -> error code (see ``_ERRORS``).
+    ``T``: ``ceil(d / 64)`` zeroed words.  Each sub-stream is read through a 64-bit buffer
+    (``*buf``: the bits from ``*pos`` on, ``*nb`` of them valid, refilled below 40)."""
+    J = cnt.size - 1
+    d = out.size
+    nw = T.size
+    G = np.int64(0)
+    for j in range(J):
+        G += cnt[j + 1]
+    if G > nbits - pos:
+        return 14
+    ppos = _skip_unary(p, pos, nbits, G)  # the unary stream ends where the prefixes start
+    if ppos < 0:
+        return 14
+    lpos = ppos
+    for j in range(J):
+        wb = max(b[j] - 1, 0)
+        if wb > 0 and cnt[j + 1] > (nbits - lpos) // wb:
+            return 15
+        lpos += cnt[j + 1] * wb
+    s0 = sym[0]
+    for i in range(d):
+        out[i] = s0
+    if d & 63:  # positions past d count as taken
+        T[nw - 1] = _ALL << np.uint64(d & 63)
+    uend = ppos
+    upos, ubuf, unb = pos, _load(p, pos), 64
+    pbuf, pnb = _load(p, ppos), 64
+    lbuf, lnb = _load(p, lpos), 64
+    for j in range(J - 1, -1, -1):
+        mj = M[j]
+        wb = max(b[j] - 1, 0)
+        ub = np.uint64(wb)
+        cj = c[j]
+        Lj = L[j]
+        qmax = (Lj - 1) // mj
+        sj = sym[j + 1]
+        w = np.int64(0)
+        f = ~T[0]
+        pc = popcount64(f)
+        acc = np.uint64(0)  # this symbol's bits in word w (T[w] keeps the rarer ones for now)
+        fb = np.int64(0)  # free slots in the words before w
+        last = np.int64(-1)
+        for _ in range(cnt[j + 1]):
+            q = clz64(~ubuf)
+            if q < unb:
+                ubuf = (ubuf << np.uint64(q)) << _ONE
+                unb -= q + 1
+                upos += q + 1
+            else:  # a run past the buffer; the zero lies before uend (counted above)
+                q, upos = _read_unary(p, upos, uend)
+                unb = 0
+            if unb < 40:
+                ubuf, unb = _load(p, upos), 64
+            r = np.int64(0)
+            if wb:
+                r = np.int64(pbuf >> (np.uint64(64) - ub))
+                pbuf <<= ub
+                pnb -= wb
+                ppos += wb
+                if pnb < 40:
+                    pbuf, pnb = _load(p, ppos), 64
+            if mj > 1:
+                has = np.int64(r >= cj)
+                if lpos + has > nbits:
+                    return 16
+                r += has * (r + np.int64(lbuf >> np.uint64(63)) - cj)
+                lbuf <<= np.uint64(has)
+                lnb -= has
+                lpos += has
+                if lnb < 40:
+                    lbuf, lnb = _load(p, lpos), 64
+            if q < 0 or q > qmax:
+                return 18
+            g = q * mj + r
+            if g >= Lj:
+                return 18
+            s = last + g + 1
+            if s >= Lj:
+                return 19
+            last = s
+            while fb + pc <= s:
+                T[w] |= acc
+                acc = np.uint64(0)
+                fb += pc
+                w += 1
+                if w >= nw:
+                    return 20
+                f = ~T[w]
+                pc = popcount64(f)
+            k = s - fb
+            t = _select(f, k)
+            out[64 * w + t] = sj
+            acc |= _ONE << np.uint64(t)
+        if j > 0:
+            T[w] |= acc
+    if lpos != nbits:
+        return 17
+    return 0
