@@ -204,30 +204,35 @@ def dequantize_axpy(q, quantized, w, acc: np.ndarray, u=None) -> np.ndarray:
 
 @njit(cache=True)
 def _mix(Z, SC, levels, sizes, U, sub, W, own, x_hat, acc):
-    """One pass: ``x_hat += dq(Z[own])`` and, for m = 0, 1, ... in order, ``acc += W[m] *
-    dq(Z[m])``; per entry the same float32 operations in the same order as the separate
-    passes of :func:`dequantize_add` and :func:`dequantize_axpy`."""
-    M = Z.shape[0]
-    step = np.empty(M, np.float32)
-    live = np.empty(M, np.bool_)
-    i = 0
+    """``x_hat += dq(Z[own])`` and, for m = 0, 1, ... in order, ``acc += W[m] * dq(Z[m])``:
+    per entry the same float32 operations in the same order as the separate passes of
+    :func:`dequantize_add` and :func:`dequantize_axpy`, block by block (one call, each inner
+    loop without branches, so it vectorises)."""
+    lo = 0
     for k in range(sizes.size):
-        for m in range(M):
-            step[m] = SC[m, k] / levels
-            live[m] = SC[m, k] > np.float32(0)
-        for _ in range(sizes[k]):
-            a = acc[i]
-            for m in range(M):
-                zi = np.float32(Z[m, i])
-                if sub:
-                    dq = (zi - U[m, i] + np.float32(0.5)) * step[m] if live[m] else np.float32(0)
-                else:
-                    dq = zi * step[m]
-                if m == own:
+        hi = lo + sizes[k]
+        for m in range(Z.shape[0]):
+            st = SC[m, k] / levels
+            wm = W[m]
+            zr = Z[m]
+            if sub:
+                ur = U[m]
+                live = SC[m, k] > np.float32(0)
+                for i in range(lo, hi):
+                    dq = (np.float32(zr[i]) - ur[i] + np.float32(0.5)) * st if live \
+                        else np.float32(0)
+                    if m == own:
+                        x_hat[i] = x_hat[i] + dq
+                    acc[i] = acc[i] + wm * dq
+            elif m == own:
+                for i in range(lo, hi):
+                    dq = np.float32(zr[i]) * st
                     x_hat[i] = x_hat[i] + dq
-                a = a + W[m] * dq
-            acc[i] = a
-            i += 1
+                    acc[i] = acc[i] + wm * dq
+            else:
+                for i in range(lo, hi):
+                    acc[i] = acc[i] + wm * (np.float32(zr[i]) * st)
+        lo = hi
 
 
 def absorb(q, reps: list, weights: list, us: list, own: int, x_hat: np.ndarray,
