@@ -113,36 +113,53 @@ def _write_run(path, *, ranks=2, rounds=10, eval_every=2, step=0.1, eval_cost=0.
     (path / "metrics.jsonl").write_text("\n".join(lines) + "\n")
 
 
+def _timed_and_replay(path, acc, **kw):
+    """A timed run (evaluated after its last round only) and its in-process replay
+    (evaluated every 2 rounds, no evaluation cost on the timed clock)."""
+    rounds = kw.pop("rounds", 10)
+    _write_run(path / "timed", acc=acc, rounds=rounds, eval_every=rounds, eval_cost=0.0, **kw)
+    _write_run(path / "replay", acc=acc, rounds=rounds, eval_every=2, step=1.0, eval_cost=9.0)
+    return path / "timed", path / "replay"
+
+
 def test_analyse_synthetic(tmp_path):
     acc = {2: 0.5, 4: 0.8, 6: 0.96, 8: 0.94, 10: 0.97}
-    _write_run(tmp_path / "a", acc=acc, step=0.12)
-    f = report.analyse(tmp_path / "a", 0.95)
+    timed, replay = _timed_and_replay(tmp_path / "a", acc, step=0.12)
+    f = report.analyse(timed, 0.95, replay)
     assert f["ranks"] == 2 and f["rounds"] == 10
-    assert f["s_per_round"] == pytest.approx(0.12)  # rounds without evaluation only
-    assert f["target_round"] == 6
-    assert f["time_to_target_wall_s"] == pytest.approx(6 * 0.12 + 3 * 0.5)  # max over ranks
-    assert f["time_to_target_s"] == pytest.approx(6 * 0.12)  # evaluations taken out
+    assert f["s_per_round"] == pytest.approx(0.12)
+    assert f["target_round"] == 6  # from the replay's curve
+    assert f["time_to_target_s"] == pytest.approx(6 * 0.12)  # the timed run's clock, max over ranks
     assert f["time_to_target_busy_s"] == pytest.approx(6 * 0.1)  # the phases alone
     assert f["bytes_to_target"] == 6 * 2 * (1000 + 16)
     assert f["final_accuracy"] == 0.97 and f["best_accuracy"] == 0.97
     assert f["split"] == pytest.approx({"compute": 0.1, "codec": 0.2, "wire": 0.7})
-    assert f["other_share"] == pytest.approx(2.7 / 3.7)
-    assert f["evaluation_s"] == pytest.approx(2.5)
+    assert f["other_share"] == pytest.approx(0.2 / 1.2)
     assert [c["round"] for c in f["curve"]] == [2, 4, 6, 8, 10]
-    g = report.analyse(tmp_path / "a", 0.99)
+    assert f["curve"][2]["time_s"] == pytest.approx(0.72)
+    g = report.analyse(timed, 0.99, replay)
     assert g["target_round"] is None and g["time_to_target_s"] is None
     assert g["bytes_to_target"] is None
 
 
+def test_analyse_refuses_a_replay_of_another_trajectory(tmp_path):
+    timed, replay = _timed_and_replay(tmp_path / "a", {10: 0.97})
+    _write_run(tmp_path / "other", acc={10: 0.96}, eval_every=2)
+    report.analyse(timed, 0.95, replay)
+    with pytest.raises(ValueError, match="differs from the in-process replay"):
+        report.analyse(timed, 0.95, tmp_path / "other")
+
+
 def test_table_ratio_and_outputs(tmp_path):
     acc_slow = {2: 0.5, 4: 0.96, 6: 0.97, 8: 0.97, 10: 0.98}
-    _write_run(tmp_path / "d", acc=acc_slow, step=0.4, wire=0.37, compute=0.02, codec=0.01)
-    _write_run(tmp_path / "m", acc=acc_slow, step=0.06, wire=0.02, compute=0.02, codec=0.02)
-    _write_run(tmp_path / "c", acc={10: 0.9})
     runs = []
-    for method, d in (("dpsgd", "d"), ("malcom", "m"), ("choco", "c")):
+    for method, name, kw in (("dpsgd", "d", dict(step=0.4, wire=0.37, compute=0.02, codec=0.01)),
+                             ("malcom", "m", dict(step=0.06, wire=0.02, compute=0.02, codec=0.02)),
+                             ("choco", "c", {})):
+        timed, replay = _timed_and_replay(tmp_path / name, acc_slow if name != "c" else {10: 0.9},
+                                          **kw)
         runs.append({"method": method, "rate": "100mbit", "figures": report.analyse(
-            tmp_path / d, 0.95), "launch_to_first_round_s": 3.0, "startup_s": 2.9})
+            timed, 0.95, replay), "launch_to_first_round_s": 3.0, "startup_s": 2.9})
     runs.append({"method": "dpsgd", "rate": "1gbit", "figures": None})
     rows = []
     for rate in ("100mbit", "1gbit"):
@@ -158,8 +175,8 @@ def test_table_ratio_and_outputs(tmp_path):
     assert by["dpsgd", "1gbit"]["failed"]
     text = report.table(rows, 0.95)
     lines = text.splitlines()
-    assert lines[0].split()[:3] == ["method", "rate", "s/round"]
-    assert "400.0 ms" in lines[2] and lines[2].split()[4:9] == ["1.6", "s", "2.6", "s", "4"] and "1.00x" in lines[2]
+    assert lines[0].split()[:6] == ["method", "rate", "s/round", "to", "0.95", "run"]
+    assert "400.0 ms" in lines[2] and lines[2].split()[4:9] == ["1.6", "s", "4.0", "s", "4"] and "1.00x" in lines[2]
     assert "8.1 kB" in lines[2]  # 4 rounds x 2 ranks x 1016 bytes
     assert "0.15x" in lines[3] and "33/33/33" in lines[3]
     assert "not reached" in lines[4] and "failed" in lines[5]
@@ -170,10 +187,11 @@ def test_table_ratio_and_outputs(tmp_path):
 
 
 def test_combine_repeats_takes_medians(tmp_path):
+    reps = []
     for i, step in enumerate((0.1, 0.3, 0.2)):
-        _write_run(tmp_path / f"r{i}", acc={4: 0.96}, step=step)
-    reps = [{"figures": report.analyse(tmp_path / f"r{i}", 0.95),
-             "launch_to_first_round_s": float(i), "startup_s": 0.0} for i in range(3)]
+        timed, replay = _timed_and_replay(tmp_path / f"r{i}", {4: 0.96}, step=step)
+        reps.append({"figures": report.analyse(timed, 0.95, replay),
+                     "launch_to_first_round_s": float(i), "startup_s": 0.0})
     row = report.combine(reps)
     assert row["reached"] and row["s_per_round"] == pytest.approx(0.2)
     assert row["time_to_target_s"] == pytest.approx(4 * 0.2)  # median of 0.4, 1.2, 0.8
@@ -211,6 +229,8 @@ def test_end_to_end_in_a_shaped_namespace(tmp_path, capsys):
     (run,) = doc["runs"]
     assert run["command"][:2] == ["unshare", "-n"] or run["command"][:3] == ["unshare", "-r", "-n"]
     assert "mpiexec" in run["command_shell"] and "--algorithm dpsgd" in run["command_shell"]
+    assert "--eval-every 20" in run["command_shell"]  # timed: evaluated after its last round only
+    assert (out / "replay" / "dpsgd" / "metrics.jsonl").is_file()  # the accuracy curve
     assert run["env"]["FI_PROVIDER"] == "tcp"
     assert "rate 100Mbit" in run["shaper"]  # the shaper was there and passed the traffic
     assert run["link_bytes"] >= run["summary"]["total_bytes_sent"] > 0

@@ -44,9 +44,12 @@ without shaping: this machine's best case, not a real network. Only the rate is 
 latency or loss).
 
 Reading the table: s/round is the median round time. "to T" is how long training takes until
-the network-average model first reaches accuracy T at an evaluation, less the benchmark's own
-evaluations (they average the models over the same link, which a deployment does rarely);
-"wall" is the stopwatch with them. bytes: sent by all ranks until then. The split says
+the round where the network-average model first reaches accuracy T. The timed run is not
+evaluated on the way (an evaluation averages the models over the same link, which a deployment
+does rarely, and its cost would land on the next rounds too): the accuracy curve comes from an
+in-process replay of the same run, which is bit-identical (checked: the final accuracies must
+be equal). "run" is the timed run's stopwatch over all rounds. bytes: sent by all ranks until
+then. The split says
 where a round goes: compute (gradients), codec (compression, coding, mixing: the price of
 sending less) and wire (inside the exchange: transfer and waiting for peers). "vs dpsgd" is a
 method's to-target time over uncompressed D-PSGD's at the same rate: below 1 it pays to
@@ -295,6 +298,21 @@ def main(argv: list[str] | None = None) -> int:
         f"{', '.join(r for r, _ in args.rates)}; {args.ranks} ranks, {args.topology}, "
         f"--hidden {args.hidden}, {args.rounds} rounds, target {args.target:g}) -> {out}")
     t_all = time.perf_counter()
+    replays: dict[str, Path] = {}
+    for method in args.methods:  # the accuracy curves: in-process, off the timed runs' clocks
+        replays[method] = out / "replay" / method
+        replays[method].parent.mkdir(exist_ok=True)
+        say(f"replay of {method} in-process (the accuracy curve; {time.perf_counter() - t_all:.0f}"
+            f" s elapsed)")
+        argv_replay = run.replay_command(args.ranks, method, replays[method],
+                                         topology=args.topology, hidden=args.hidden,
+                                         rounds=args.rounds, eval_every=args.eval_every,
+                                         extra=extra)
+        done = subprocess.run(argv_replay, capture_output=True, text=True)
+        if done.returncode != 0:
+            print(f"gossip bench wallclock: error: the in-process replay of {method} failed "
+                  f"(exit {done.returncode}):\n{done.stderr[-2000:]}", file=sys.stderr)
+            return 1
     runs = []
     for i, (k, (rate, bps), method) in enumerate(plan, 1):
         name = f"{rate}/{method}" + (f"-r{k + 1}" if args.repeats > 1 else "")
@@ -305,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
         train_dir = run_dir / "train"
         argv_train = run.train_command(mpiexec, args.ranks, method, train_dir,
                                        topology=args.topology, hidden=args.hidden,
-                                       rounds=args.rounds, eval_every=args.eval_every,
+                                       rounds=args.rounds, eval_every=args.rounds,
                                        extra=extra)
         rec = {"method": method, "rate": rate, "bits_per_second": bps, "repeat": k + 1,
                "dir": str(train_dir)}
@@ -313,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
                               timeout=args.timeout, say=say))
         if rec["returncode"] == 0:
             try:
-                rec["figures"] = report.analyse(train_dir, args.target)
+                rec["figures"] = report.analyse(train_dir, args.target, replays[method])
                 first = min((r for r in report.read_metrics(train_dir, timing=True)
                              if r["rank"] == 0), key=lambda r: r["round"])
                 if rec["launch_to_first_round_s"] is not None:

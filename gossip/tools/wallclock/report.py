@@ -3,25 +3,23 @@
 Definitions (every figure comes from the rows ``gossip train`` writes, one per round per rank,
 plus the rank -1 rows with the network-average model's test accuracy on evaluation rounds):
 
-- round clock: for each round, the largest ``elapsed_s`` over the ranks (training seconds since
-  round 1 began, evaluations included: what a stopwatch shows).
-- s/round: the median over rounds without an evaluation of the round clock's increments.
-- target round: the first evaluation round whose network-average accuracy >= target.
-- to target (wall): the round clock at the target round: the stopwatch, the benchmark's own
-  evaluations included. They average the models over the same shaped link (an allreduce of
-  the whole model in float64, every --eval-every rounds), which a deployment does rarely: at
-  100mbit one costs more than a dozen compressed rounds.
-- to target: the wall figure less those evaluations: each evaluation round's excess over
-  s/round (never negative) is taken out. What is left is training and gossip train's own
-  per-round logging; the ratio uses it. (With an evaluation every round nothing can be taken
-  out and it equals the wall figure.)
+- replay: the accuracy curve comes from an in-process run of the same settings, evaluated
+  every --eval-every rounds; in-process and mpiexec runs are bit-identical, and the benchmark
+  checks it (the timed run's final network-average accuracy must equal the replay's), so the
+  timed run needs no evaluation but its last and nothing else is on its clock.
+- round clock: for each round of the timed run, the largest ``elapsed_s`` over the ranks.
+- s/round: the median of the round clock's increments (the last round, with its evaluation,
+  left out).
+- target round: the first evaluation round of the replay whose network-average accuracy >= T.
+- to target: the round clock at the target round.
+- run: the timed run's stopwatch over all its rounds.
 - busy to target (JSON): mean over ranks of compute_s + codec_s + wire_s at the target round,
   the phases alone (no logging, no evaluation).
 - bytes to target: payload and size-announcement bytes sent by all ranks in rounds 1..target.
 - split: compute (forward/backward) / codec (compress, encode, decode, mix) / wire (inside the
   exchange: transfer and waiting for peers), each the mean over ranks of the cumulative field
   at the last round, as a share of their sum. ``other_share`` (JSON) is the rest of the
-  elapsed time: evaluations, metric gathering, logging.
+  elapsed time: metric gathering, logging, the final evaluation.
 """
 
 from __future__ import annotations
@@ -34,46 +32,43 @@ from pathlib import Path
 from .._core import read_metrics
 
 
-def analyse(run_dir: Path | str, target: float) -> dict:
+def analyse(run_dir: Path | str, target: float, replay_dir: Path | str) -> dict:
     rows = read_metrics(run_dir, timing=True)
     ranks = [r for r in rows if r["rank"] >= 0]
-    avg = {r["round"]: r["test_accuracy"] for r in rows
-           if r["rank"] == -1 and "test_accuracy" in r}
     if not ranks:
         raise ValueError(f"{run_dir}: metrics.jsonl has no rank rows")
+    avg = {r["round"]: r["test_accuracy"] for r in read_metrics(replay_dir, timing=True)
+           if r["rank"] == -1 and "test_accuracy" in r}
+    mine = {r["round"]: r["test_accuracy"] for r in rows if r["rank"] == -1 and "test_accuracy" in r}
     by_round: dict[int, list[dict]] = {}
     for r in ranks:
         by_round.setdefault(r["round"], []).append(r)
     rounds = sorted(by_round)
+    last = rounds[-1]
+    if last not in mine or mine[last] != avg.get(last):
+        raise ValueError(f"{run_dir}: the timed run's final accuracy {mine.get(last)} differs "
+                         f"from the in-process replay's {avg.get(last)}: not the same trajectory")
     n_ranks = len({r["rank"] for r in ranks})
     clock = {t: max(r["elapsed_s"] for r in by_round[t]) for t in rounds}
     phases = {t: sum(r["compute_s"] + r["codec_s"] + r["wire_s"] for r in by_round[t])
               / len(by_round[t]) for t in rounds}
     sent = {t: sum(r.get("bytes_sent", 0) + r.get("control_bytes_sent", 0) for r in by_round[t])
             for t in rounds}
-    step = {t: clock[t] - (clock[rounds[i - 1]] if i else 0.0) for i, t in enumerate(rounds)}
-    plain = [step[t] for t in rounds if t not in avg]
-    s_per_round = statistics.median(plain or list(step.values()))
-    # the wall clock less each evaluation round's excess over a plain round
-    excess, less_eval = 0.0, {}
-    for t in rounds:
-        if t in avg and plain:
-            excess += max(0.0, step[t] - s_per_round)
-        less_eval[t] = clock[t] - excess
-    hit = next((t for t in sorted(avg) if avg[t] >= target), None)
-    last = by_round[rounds[-1]]
-    mean = {k: sum(r[k] for r in last) / len(last) for k in ("compute_s", "codec_s", "wire_s")}
+    step = [clock[t] - (clock[rounds[i - 1]] if i else 0.0) for i, t in enumerate(rounds)]
+    s_per_round = statistics.median(step[:-1] or step)
+    hit = next((t for t in sorted(avg) if avg[t] >= target and t in clock), None)
+    mean = {k: sum(r[k] for r in by_round[last]) / len(by_round[last])
+            for k in ("compute_s", "codec_s", "wire_s")}
     busy = sum(mean.values())
-    elapsed = clock[rounds[-1]]
+    elapsed = clock[last]
     final_t = max(avg) if avg else None
     return {
         "ranks": n_ranks,
-        "rounds": rounds[-1],
+        "rounds": last,
         "s_per_round": s_per_round,
         "target": target,
         "target_round": hit,
-        "time_to_target_wall_s": clock[hit] if hit is not None else None,
-        "time_to_target_s": less_eval[hit] if hit is not None else None,
+        "time_to_target_s": clock[hit] if hit is not None else None,
         "time_to_target_busy_s": phases[hit] if hit is not None else None,
         "bytes_to_target": (sum(sent[t] for t in rounds if t <= hit) if hit is not None
                             else None),
@@ -84,9 +79,7 @@ def analyse(run_dir: Path | str, target: float) -> dict:
         "phase_s": mean,
         "split": {k[:-2]: (v / busy if busy > 0 else 0.0) for k, v in mean.items()},
         "other_share": (elapsed - busy) / elapsed if elapsed > 0 else 0.0,
-        "evaluation_s": elapsed - less_eval[rounds[-1]],
-        "curve": [{"round": t, "accuracy": avg[t], "time_s": less_eval[t], "wall_s": clock[t],
-                   "busy_s": phases[t]}
+        "curve": [{"round": t, "accuracy": avg[t], "time_s": clock[t], "busy_s": phases[t]}
                   for t in sorted(avg) if t in clock],
     }
 
@@ -106,8 +99,7 @@ def combine(repeats: list[dict]) -> dict:
     out = {"failed": False, "repeats": len(repeats), "reached": reached}
     for key in ("s_per_round", "final_accuracy", "elapsed_s", "bytes_total"):
         out[key] = _median([f[key] for f in figs])
-    for key in ("target_round", "time_to_target_s", "time_to_target_wall_s",
-                "time_to_target_busy_s", "bytes_to_target"):
+    for key in ("target_round", "time_to_target_s", "time_to_target_busy_s", "bytes_to_target"):
         out[key] = _median([f[key] for f in figs]) if reached else None
     out["split"] = {k: _median([f["split"][k] for f in figs]) for k in ("compute", "codec", "wire")}
     out["other_share"] = _median([f["other_share"] for f in figs])
@@ -118,12 +110,11 @@ def combine(repeats: list[dict]) -> dict:
 
 def add_ratios(rows: list[dict]) -> None:
     """``ratio_vs_dpsgd``: time to target over D-PSGD's at the same rate (and the same for
-    the wall and busy figures)."""
+    the busy figure)."""
     base = {r["rate"]: r for r in rows if r["method"] == "dpsgd"}
     for r in rows:
         b = base.get(r["rate"])
         for key, name in (("time_to_target_s", "ratio_vs_dpsgd"),
-                          ("time_to_target_wall_s", "ratio_vs_dpsgd_wall"),
                           ("time_to_target_busy_s", "ratio_vs_dpsgd_busy")):
             mine = r.get(key)
             theirs = b.get(key) if b else None
@@ -146,7 +137,7 @@ def _fmt_bytes(x: float | None) -> str:
 
 
 def table(rows: list[dict], target: float) -> str:
-    head = ["method", "rate", "s/round", f"to {target:g}", "wall", "round",
+    head = ["method", "rate", "s/round", f"to {target:g}", "run", "round",
             "bytes to target", "final acc", "compute/codec/wire %", "vs dpsgd", "launch"]
     lines = []
     for r in rows:
@@ -158,7 +149,7 @@ def table(rows: list[dict], target: float) -> str:
         lines.append([
             r["method"], r["rate"], _fmt_s(r["s_per_round"]),
             _fmt_s(r["time_to_target_s"]) if r["reached"] else nr,
-            _fmt_s(r["time_to_target_wall_s"]) if r["reached"] else "-",
+            _fmt_s(r["elapsed_s"]),
             f"{r['target_round']:.0f}" if r["reached"] else "-",
             _fmt_bytes(r["bytes_to_target"]) if r["reached"] else "-",
             f"{r['final_accuracy']:.4f}" if r["final_accuracy"] is not None else "-",
@@ -172,14 +163,15 @@ def table(rows: list[dict], target: float) -> str:
 
 
 LEGEND = """\
-s/round: median time of a round without evaluation. to T: seconds until the network-average
-model first reaches T at an evaluation, less the benchmark's own evaluations (each averages
-the models over the same link); wall: the stopwatch at that round, evaluations included.
-round: that round. bytes: sent by all ranks until then. compute/codec/wire: share of the round
-in gradients / compression+coding+mixing / the exchange (transfer and waiting for peers).
-vs dpsgd: time to T over D-PSGD's at the same rate (<1: faster than D-PSGD).
-launch: from starting unshare+mpiexec to round 1's metrics line. "unthrottled" is loopback TCP
-in a namespace (MTU 1500), not a real network: its figures are this machine's best case."""
+s/round: median round time of the timed run (no evaluations on its clock). to T: seconds of
+the timed run until the round where the network-average model first reaches T (the accuracy
+curve from an in-process replay of the same, bit-identical run, checked at the end); run: the
+timed run's stopwatch over all its rounds. round: that round. bytes: sent by all ranks until
+then. compute/codec/wire: share of the round in gradients / compression+coding+mixing / the
+exchange (transfer and waiting for peers). vs dpsgd: time to T over D-PSGD's at the same rate
+(<1: faster than D-PSGD). launch: from starting unshare+mpiexec to round 1's metrics line.
+"unthrottled" is loopback TCP in a namespace (MTU 1500), not a real network: its figures are
+this machine's best case."""
 
 
 def write_json(path: Path, doc: dict) -> None:
@@ -196,7 +188,7 @@ def write_json(path: Path, doc: dict) -> None:
 
 
 def plot(path: Path, runs: list[dict], target: float) -> None:
-    """Accuracy against wall time less evaluations, one line per method and rate (first
+    """Accuracy against the timed run's wall time, one line per method and rate (first
     repeat)."""
     import matplotlib
 
@@ -223,7 +215,7 @@ def plot(path: Path, runs: list[dict], target: float) -> None:
                 label=f"{r['method']} @ {r['rate']}", marker=".", markersize=3)
     ax.axhline(target, color="grey", linewidth=0.8, linestyle="--")
     ax.set_xscale("log")
-    ax.set_xlabel("wall time less evaluations, s (log scale)")
+    ax.set_xlabel("wall time of the timed run, s (log scale)")
     ax.set_ylabel("network-average test accuracy")
     ax.set_title("gossip bench wallclock: accuracy against wall time per link rate")
     ax.set_ylim(max(0.0, target - 0.3), 1.0)

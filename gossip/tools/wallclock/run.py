@@ -33,8 +33,20 @@ def mpiexec_path() -> str | None:
 
 def train_command(mpiexec: str, ranks: int, method: str, out: Path, *, topology: str,
                   hidden: int, rounds: int, eval_every: int, extra: list[str]) -> list[str]:
+    """The timed run: under mpiexec, evaluated only after its last round (``eval_every`` =
+    ``rounds``), so nothing but training is on its clock."""
     return [mpiexec, "-n", str(ranks), sys.executable, "-m", "gossip", "train",
             "--algorithm", method, "--topology", topology, "--hidden", str(hidden),
+            "--rounds", str(rounds), "--eval-every", str(eval_every), "--out", str(out),
+            "--no-progress", *extra]
+
+
+def replay_command(ranks: int, method: str, out: Path, *, topology: str, hidden: int,
+                   rounds: int, eval_every: int, extra: list[str]) -> list[str]:
+    """The same run in-process (bit-identical to the mpiexec one), evaluated every
+    ``eval_every`` rounds: it gives the accuracy curve, off the timed run's clock."""
+    return [sys.executable, "-m", "gossip", "train", "--comm", "inprocess", "--ranks",
+            str(ranks), "--algorithm", method, "--topology", topology, "--hidden", str(hidden),
             "--rounds", str(rounds), "--eval-every", str(eval_every), "--out", str(out),
             "--no-progress", *extra]
 
