@@ -158,3 +158,11 @@ def test_stop_at_round_is_each_ranks_own_step(tmp_path):
     for k in range(4):
         tree = checkpoint.load(checkpoint.rank_file(tmp_path / "a", 7, k))
         assert tree["state"]["step"] == 7
+
+
+def test_straggler_bench_refuses_flags_it_sets_itself(capsys):
+    from gossip.tools.bench import straggler
+
+    assert straggler.main(["--out", "/tmp/elsewhere"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--out is set by the benchmark itself" in err

@@ -112,6 +112,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--slow-rank", type=int, default=1)
     p.add_argument("--plot", default="straggler.png", help="where to save the plot")
     opts, extra = p.parse_known_args(argv)
+    own = {"--out", "--mode", "--slowdown", "--checkpoint-every", "--progress", "--no-progress"}
+    clash = sorted({a.split("=")[0] for a in extra} & own)
+    if clash:
+        print(f"gossip bench straggler: error: {', '.join(clash)} is set by the benchmark itself "
+              f"(each run writes to a temporary directory; the table and --plot are the "
+              f"results); drop it", file=sys.stderr)
+        return 2
     res = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in opts.ranks:
