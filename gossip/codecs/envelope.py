@@ -20,13 +20,7 @@ VERSION = 1
 def as_message(data) -> bytes:
     """A received message as bytes: bytes-like or a uint8 array; anything else (a str, None, an
     int that ``bytes()`` would turn into a huge buffer) is a DecodeError."""
-    if isinstance(data, np.ndarray):
-        if data.dtype != np.uint8:
-            raise DecodeError(f"expected a uint8 array or bytes, got an array of {data.dtype}")
-        return data.tobytes()
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        return bytes(data)
-    raise DecodeError(f"expected bytes or a uint8 array, got {type(data).__name__}")
+    return bytes(_view(data))
 
 
 def seal(magic: bytes, body: bytes, payload=b"") -> bytes:

@@ -3,9 +3,9 @@
 Each message is [int64 step | int64 payload size | payload] in one ``Isend`` on a duplicate of
 the world communicator; a payload over ``INLINE`` bytes follows in a second message on its own
 tag.  One tag per kind, so MPI's non-overtaking rule keeps every directed edge in order.  Every
-rank keeps one receive posted per neighbour, so a rank that must wait does it as the sync exchange
-does (the wait mode, deadlines, pings and alarm of :mod:`.deadline`).  Past ``--exchange-timeout`` the awaited peers are pinged and a
-silent one is named.  No pickles.
+rank keeps one receive posted per neighbour, so a rank that must wait does it as the sync
+exchange does (the wait mode, deadline and pings of :mod:`.deadline`).  Past
+``--exchange-timeout`` the awaited peers are pinged and a silent one is named.  No pickles.
 """
 
 from __future__ import annotations

@@ -1,13 +1,14 @@
 """Waiting with a deadline: every MPI wait either completes or names the peer that is lost.
 
-A wait polls its requests plus two that are always posted: a liveness ping from any peer, and
-an alarm that a helper thread sends this rank at the deadline.  How it waits is the wait mode
-(``--mpi-wait``): ``yield`` (default) polls with ``Testsome`` and gives the core away with
+A wait watches its requests and a liveness ping from any peer (always posted).  How it waits
+is the wait mode (``--mpi-wait``): ``yield`` (default) polls with ``Testsome`` and gives the core away with
 ``sched_yield`` between polls, so ranks that share cores (more ranks than cores, the normal
 case on a laptop or an oversubscribed node) do not spin while their peers compute, yet a
 message is taken within microseconds; ``block`` sits in MPI's ``Waitsome`` (MPICH spins there:
 best with one rank per dedicated core); ``sleep`` naps between polls (20 us doubling to 1 ms),
-the least CPU while waiting, at up to a millisecond of extra latency.  A ping is answered at once,
+the least CPU while waiting, at up to a millisecond of extra latency.  The polling modes read
+the deadline on the clock; ``block`` waits on one more request, an alarm that a helper thread
+sends this rank at the deadline.  A ping is answered at once (while polling: within 2 ms),
 so a waiting rank is never blamed for someone else's silence.  At the deadline a rank pings the
 peers it still waits for: one that answers is alive (waiting on someone else), so the wait goes
 on; one that does not is dead or hung, and :class:`LostPeerError` names it.

@@ -4,8 +4,8 @@ One exchange: each rank sends each peer one message that starts with the payload
 int64) and carries the payload too when it is small; a larger payload follows at once as a
 second message, received straight into a buffer of that size.  No round trip: both are posted
 together, with non-blocking ``Isend``/``Irecv`` on a distributed-graph communicator
-(``reorder=False``, so graph ranks are world ranks), and waited for in one blocking
-wait with a deadline (:mod:`.deadline`; how it waits: ``wait_mode``).  Point-to-point rather than neighbourhood
+(``reorder=False``, so graph ranks are world ranks), and waited for in one wait with a deadline
+(:mod:`.deadline`; how it waits: ``wait_mode``).  Point-to-point rather than neighbourhood
 collectives, so that every wait can have a deadline and a peer that goes silent is named
 (:mod:`.deadline`).  Buffer-based calls only: no pickles.
 """
