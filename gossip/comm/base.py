@@ -76,7 +76,8 @@ class Communicator(ABC):
         """OR of one flag per rank, the same answer on every rank."""
         return self.agree(flags, 0)[0]
 
-    def agree(self, flags: dict[int, bool], root_value: int) -> tuple[bool, int]:
+    def agree(self, flags: dict[int, bool], root_value: int,
+              what: str = "the end-of-round agreement") -> tuple[bool, int]:
         """(OR of one flag per rank, the root's ``root_value``): the same on every rank."""
         total = self.allreduce_sum({r: np.array([float(flags[r]), float(root_value)
                                                  if r == 0 else 0.0]) for r in self.local_ranks})

@@ -189,7 +189,12 @@ class Deadlines:
             self._wait_poll(reqs, peers, what, limit, then)
 
     def _awaited(self, reqs: list, peers: list) -> list[int]:
-        return [p for r, p in zip(reqs, peers) if r != self.MPI.REQUEST_NULL and p is not None]
+        """The peers still awaited; a pending collective (peer ``None``) awaits every rank, so
+        the one that never joins it is pinged, and named, like a silent neighbour."""
+        pending = [p for r, p in zip(reqs, peers) if r != self.MPI.REQUEST_NULL]
+        if any(p is None for p in pending):
+            return list(self._others)
+        return pending
 
     def _completed(self, k: int, status, reqs: list, peers: list, statuses: list, then) -> int:
         """Request k is done: queue what ``then`` returns -> how many requests that adds."""

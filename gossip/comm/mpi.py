@@ -129,7 +129,8 @@ class MPICommunicator(Deadlines, Communicator):
                     for j in range(1, self.size)], "the metrics gather")
         return out
 
-    def agree(self, flags: dict[int, bool], root_value: int) -> tuple[bool, int]:
+    def agree(self, flags: dict[int, bool], root_value: int,
+              what: str = "the end-of-round agreement") -> tuple[bool, int]:
         """OR of one flag per rank and the root's ``root_value``, agreed by all (through rank 0,
         which names a silent rank)."""
         MPI = self.MPI
@@ -140,14 +141,14 @@ class MPICommunicator(Deadlines, Communicator):
             got[0] = mine[0]
             self._wait([(self.world.Irecv([got[j:j + 1], MPI.INT64_T], source=j,
                                           tag=self.FLAG_TAG), j) for j in range(1, self.size)],
-                       "the end-of-round agreement")
+                       what)
             verdict[:] = got.max(), root_value
             self._wait([(self.world.Isend([verdict, MPI.INT64_T], dest=j, tag=self.VERDICT_TAG), j)
-                        for j in range(1, self.size)], "the end-of-round agreement")
+                        for j in range(1, self.size)], what)
         else:
             send = self.world.Isend([mine, MPI.INT64_T], dest=0, tag=self.FLAG_TAG)
             recv = self.world.Irecv([verdict, MPI.INT64_T], source=0, tag=self.VERDICT_TAG)
-            self._wait([(send, 0), (recv, 0)], "the end-of-round agreement", patience=2.0)
+            self._wait([(send, 0), (recv, 0)], what, patience=2.0)
         return bool(verdict[0]), int(verdict[1])
 
     def broadcast_str(self, text: str | None) -> str:
@@ -161,7 +162,9 @@ class MPICommunicator(Deadlines, Communicator):
         return buf.tobytes().rstrip(b"\0").decode()
 
     def barrier(self) -> None:
-        self._wait([(self.world.Ibarrier(), None)], "a barrier")
+        """Through rank 0, point-to-point, like :meth:`agree`: a collective barrier cannot say
+        which rank never arrived; the root can (the others wait longer, so it speaks first)."""
+        self.agree({self.rank: False}, 0, "a barrier")
 
     def abort(self, code: int = 1) -> None:
         self.world.Abort(code)

@@ -1,9 +1,13 @@
-"""Run under ``mpiexec -n 3 python tests/mpi/mpi_hung_peer.py [WAIT_MODE]``: rank 2 stops answering (sleeps)
-before an exchange; ranks 0 and 1 must name it within the deadline.  Prints one line per rank."""
+"""Run under ``mpiexec -n 3 python tests/mpi/mpi_hung_peer.py [WAIT_MODE [OP]]``: rank 2 stops
+answering (sleeps) before an exchange (OP ``exchange``), a barrier (``barrier``) or an allreduce
+(``allreduce``); the others must name it within the deadline (in a barrier, the root names it).
+One line per rank."""
 
 import os
 import sys
 import time
+
+import numpy as np
 
 from gossip.comm.mpi import LostPeerError, MPICommunicator, world
 
@@ -20,6 +24,7 @@ def main() -> None:
     w = world()
     me = w.Get_rank()
     mode = sys.argv[1] if len(sys.argv) > 1 else "yield"
+    op = sys.argv[2] if len(sys.argv) > 2 else "exchange"
     comm = MPICommunicator([(1, 2), (0, 2), (0, 1)], timeout=TIMEOUT, wait_mode=mode)
     peers = comm.neighbours[me]
     for t in range(3):  # a few good rounds, big and empty messages included
@@ -31,7 +36,12 @@ def main() -> None:
     else:
         t0 = time.monotonic()
         try:
-            comm.exchange({me: {j: b"x" for j in peers}})
+            if op == "barrier":
+                comm.barrier()
+            elif op == "allreduce":
+                comm.allreduce_sum({me: np.ones(3)})
+            else:
+                comm.exchange({me: {j: b"x" for j in peers}})
             say(f"rank {me} NOT NAMED")
         except LostPeerError as e:
             say(f"rank {me} named after {time.monotonic() - t0:.1f} s: {e}")

@@ -94,3 +94,15 @@ def test_hung_peer_named_within_the_deadline(wait_mode):
         assert "no answer from rank 2" in line, r.stdout
         took = float(line.split(" after ")[1].split(" s")[0])
         assert took < 1.0 + 5.0 + 1.0, line  # the deadline, then at most the ping grace
+
+
+@pytest.mark.parametrize("op", ["barrier", "allreduce"])
+def test_hung_peer_named_in_a_collective(op):
+    # a checkpoint ends in a barrier, an evaluation may allreduce: a rank stopped before either
+    # must be named there too, not "another rank" (the root names it; in an allreduce, all do)
+    r = mpirun(3, str(HERE / "mpi_hung_peer.py"), "yield", op, timeout=60)
+    line = next((x for x in r.stdout.splitlines() if x.startswith("rank 0 ")), None)
+    assert line is not None, (r.returncode, r.stdout, r.stderr)
+    assert "no answer from rank 2 " in line, r.stdout
+    assert float(line.split(" after ")[1].split(" s")[0]) < 1.0 + 5.0 + 1.0, line
+    assert "NOT NAMED" not in r.stdout, r.stdout
