@@ -28,18 +28,20 @@ class ByteCounter:
     per_neighbour_sent: dict[int, int] = field(default_factory=dict)
     per_neighbour_received: dict[int, int] = field(default_factory=dict)
 
-    def record(self, each: dict[int, int], inbox: dict[int, int], control_each: int) -> None:
-        """``each``: bytes sent to each peer; ``inbox``: bytes received from each."""
-        nbrs = list(inbox)
-        self.round_sent = sum(each[j] for j in nbrs)
-        self.round_received = sum(inbox.values())
-        self.sent += self.round_sent
-        self.received += self.round_received
-        self.control_sent += control_each * len(nbrs)
-        self.control_received += control_each * len(nbrs)
-        for j in nbrs:
-            self.per_neighbour_sent[j] = self.per_neighbour_sent.get(j, 0) + each[j]
-            self.per_neighbour_received[j] = self.per_neighbour_received.get(j, 0) + inbox[j]
+    def record(self, peers: list[int], sent: list[int], received: list[int],
+               control_each: int) -> None:
+        """One exchange: ``sent[k]`` bytes to ``peers[k]``, ``received[k]`` from it, and
+        ``control_each`` header bytes each way per peer."""
+        self.round_sent = rs = sum(sent)
+        self.round_received = rr = sum(received)
+        self.sent += rs
+        self.received += rr
+        self.control_sent += control_each * len(peers)
+        self.control_received += control_each * len(peers)
+        ps, pr = self.per_neighbour_sent, self.per_neighbour_received
+        for j, a, b in zip(peers, sent, received):
+            ps[j] = ps.get(j, 0) + a
+            pr[j] = pr.get(j, 0) + b
 
 
 class Communicator(ABC):

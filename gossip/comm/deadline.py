@@ -188,6 +188,33 @@ class Deadlines:
         else:
             self._wait_poll(reqs, peers, what, limit, then)
 
+    def _statuses(self, n: int) -> list:
+        """``n`` reusable MPI statuses (kept between waits: no allocation per round)."""
+        have = self.__dict__.setdefault("_status_pool", [])
+        while len(have) < n:
+            have.append(self.MPI.Status())
+        return have[:n]
+
+    def _quick(self, reqs: list, statuses: list) -> bool:
+        """All of ``reqs`` done within ``CHECK_EVERY`` (``Testall`` polls, yielding the core
+        between them in the yield mode; one poll in the others)?  False leaves every request
+        as it was, for the full wait (MPI's ``Testall`` completes none unless all)."""
+        MPI = self.MPI
+        try:
+            if MPI.Request.Testall(reqs, statuses):
+                return True
+            if self.wait_mode != "yield":
+                return False
+            clock = time.monotonic
+            end = clock() + self.CHECK_EVERY
+            while clock() < end:
+                os.sched_yield()
+                if MPI.Request.Testall(reqs, statuses):
+                    return True
+        except MPI.Exception:
+            return False  # the full wait names the peer whose request failed
+        return False
+
     def _awaited(self, reqs: list, peers: list) -> list[int]:
         """The peers still awaited; a pending collective (peer ``None``) awaits every rank, so
         the one that never joins it is pinged, and named, like a silent neighbour."""

@@ -30,8 +30,8 @@ class InProcessCommunicator(Communicator):
                     raise ValueError(f"rank {r} -> {j}: not a symmetric exchange")
             inbox[r] = {j: bytes(outbox[j][r]) for j in peers}
             # Each message carries its length as one int64 header, as under MPI.
-            self.counters[r].record({j: len(outbox[r][j]) for j in peers},
-                                    {j: len(m) for j, m in inbox[r].items()}, 8)
+            self.counters[r].record(peers, [len(outbox[r][j]) for j in peers],
+                                    [len(inbox[r][j]) for j in peers], 8)
         return inbox
 
     def allreduce_sum(self, arrays: dict[int, np.ndarray]) -> np.ndarray:

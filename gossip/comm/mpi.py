@@ -12,6 +12,8 @@ collectives, so that every wait can have a deadline and a peer that goes silent 
 
 from __future__ import annotations
 
+import struct
+
 import numpy as np
 
 from .base import ByteCounter, Communicator
@@ -19,6 +21,8 @@ from .deadline import Deadlines, LostPeerError
 from .launch import launched_by_mpi, world
 
 __all__ = ["MPICommunicator", "LostPeerError", "launched_by_mpi", "world"]
+
+_LEN = struct.Struct("=q")  # the length header: one native int64
 
 
 class MPICommunicator(Deadlines, Communicator):
@@ -51,60 +55,82 @@ class MPICommunicator(Deadlines, Communicator):
         for c in (self.world, self.graph):
             c.Set_errhandler(MPI.ERRORS_RETURN)
         self.counters = {self.rank: ByteCounter()}
+        self._sendbox: dict[int, memoryview] = {}  # per peer: header + inline payload
         self._init_deadlines(wait_mode)
 
-    def _post(self, mine: dict[int, bytes]) -> list:
-        """Isend each peer its message: a header of its length (int64), followed in the same
-        MPI message by the payload when it is at most ``INLINE`` bytes, else by a second
-        message of the payload itself (no copy)."""
-        MPI = self.MPI
-        sends = []
-        for j in sorted(mine):
-            msg = np.frombuffer(mine[j], dtype=np.uint8)
-            n = msg.size
-            head = np.empty(self.HEAD + (n if n <= self.INLINE else 0), dtype=np.uint8)
-            head[:self.HEAD].view(np.int64)[0] = n
-            if n <= self.INLINE:
-                head[self.HEAD:] = msg
-            sends.append((self.graph.Isend([head, MPI.BYTE], dest=j, tag=self.HEAD_TAG), j))
-            if n > self.INLINE:
-                sends.append((self.graph.Isend([msg, MPI.BYTE], dest=j, tag=self.DATA_TAG), j))
-        return sends
+    def _post(self, mine: dict[int, bytes], peers: list[int]) -> tuple[list, list]:
+        """Isend each peer its message -> (header sends, payload sends): requests, one list
+        per peer order.  A header is the length (native int64), followed in the same MPI
+        message by the payload when it is at most ``INLINE`` bytes (copied into the peer's
+        send buffer, reused every exchange: an exchange's sends are complete before it
+        returns), else by a second message of the payload itself (no copy)."""
+        MPI, graph, HEAD, INLINE = self.MPI, self.graph, self.HEAD, self.INLINE
+        heads, data = [], []
+        for j in peers:
+            msg = mine[j]
+            n = len(msg)
+            box = self._sendbox.get(j)
+            if box is None:
+                box = self._sendbox[j] = memoryview(bytearray(HEAD + INLINE))
+            _LEN.pack_into(box, 0, n)
+            if n <= INLINE:
+                box[HEAD:HEAD + n] = msg
+                heads.append(graph.Isend([box[:HEAD + n], MPI.BYTE], dest=j, tag=self.HEAD_TAG))
+            else:
+                heads.append(graph.Isend([box[:HEAD], MPI.BYTE], dest=j, tag=self.HEAD_TAG))
+                data.append((graph.Isend([msg, MPI.BYTE], dest=j, tag=self.DATA_TAG), j))
+        return heads, data
+
+    def _header(self, j: int, head: np.ndarray, status, inbox: dict, label: str):
+        """Peer ``j``'s header has arrived: its inline payload goes to ``inbox`` (-> None), or
+        the receive of the payload that follows is posted (-> that request)."""
+        n = _LEN.unpack_from(head)[0]
+        got = status.Get_count(self.MPI.BYTE)
+        if n < 0 or got != (self.HEAD + n if n <= self.INLINE else self.HEAD):
+            raise LostPeerError(f"rank {self.rank}: malformed header from rank {j} during "
+                                f"{label} (round {self.round}): length {n}, {got} bytes")
+        if n <= self.INLINE:
+            inbox[j] = head.data[self.HEAD:self.HEAD + n]
+            return None
+        buf = np.empty(n, dtype=np.uint8)
+        inbox[j] = buf.data
+        return self.graph.Irecv([buf, self.MPI.BYTE], source=j, tag=self.DATA_TAG)
 
     def exchange(self, outbox: dict[int, dict[int, bytes]],
                  label: str = "the neighbour exchange") -> dict[int, dict[int, memoryview]]:
         """One message per peer, both ways; the received ones are memoryviews of fresh
-        buffers (bytes-like; no copy)."""
+        buffers (bytes-like; no copy), in peer order.  When every header is in and sent at
+        once or within ``CHECK_EVERY`` (peers in step: most rounds), one ``Testall`` takes
+        them all, then one wait the payloads that follow; otherwise the full wait, which
+        posts each payload's receive as soon as its header is in."""
         MPI = self.MPI
         self.round += 1
         mine = outbox[self.rank]
         peers = sorted(mine)
-        heads = {j: np.empty(self.HEAD + self.INLINE, dtype=np.uint8) for j in peers}
-        recvs = [(self.graph.Irecv([heads[j], MPI.BYTE], source=j, tag=self.HEAD_TAG), j)
-                 for j in peers]
+        heads = [np.empty(self.HEAD + self.INLINE, dtype=np.uint8) for _ in peers]
+        recvs = [self.graph.Irecv([h, MPI.BYTE], source=j, tag=self.HEAD_TAG)
+                 for h, j in zip(heads, peers)]
         inbox: dict[int, memoryview] = {}
+        hsends, dsends = self._post(mine, peers)
+        reqs = recvs + hsends
+        statuses = self._statuses(len(reqs))
+        if self._quick(reqs, statuses):
+            more = [(r, j) for j, h, st in zip(peers, heads, statuses)
+                    if (r := self._header(j, h, st, inbox, label)) is not None]
+            if more or dsends:
+                self._wait(more + dsends, label)
+        else:
+            def then(k: int, status) -> list:
+                if k >= len(peers):
+                    return []  # a send, or a payload received straight into its buffer
+                req = self._header(peers[k], heads[k], status, inbox, label)
+                return [] if req is None else [(req, peers[k])]
 
-        def then(k: int, status) -> list:
-            if k >= len(peers):
-                return []  # a send, or a payload received straight into its buffer
-            j = peers[k]
-            n = int(heads[j][:self.HEAD].view(np.int64)[0])
-            got = status.Get_count(MPI.BYTE)
-            if n < 0 or got != (self.HEAD + n if n <= self.INLINE else self.HEAD):
-                raise LostPeerError(f"rank {self.rank}: malformed header from rank {j} during "
-                                    f"{label} (round {self.round}): length {n}, {got} bytes")
-            if n <= self.INLINE:
-                inbox[j] = heads[j].data[self.HEAD:self.HEAD + n]
-                return []
-            buf = np.empty(n, dtype=np.uint8)
-            inbox[j] = buf.data
-            return [(self.graph.Irecv([buf, MPI.BYTE], source=j, tag=self.DATA_TAG), j)]
-
-        sends = self._post(mine)
-        self._wait(recvs + sends, label, then=then)
-        self.counters[self.rank].record({j: len(mine[j]) for j in peers},
-                                        {j: len(inbox[j]) for j in peers}, self.HEAD)
-        return {self.rank: {j: inbox[j] for j in peers}}
+            self._wait(list(zip(reqs, peers + peers)) + dsends, label, then=then)
+            inbox = {j: inbox[j] for j in peers}  # peer order, not arrival order
+        self.counters[self.rank].record(peers, [len(mine[j]) for j in peers],
+                                        [len(inbox[j]) for j in peers], self.HEAD)
+        return {self.rank: inbox}
 
     def allreduce_sum(self, arrays: dict[int, np.ndarray]) -> np.ndarray:
         a = np.ascontiguousarray(arrays[self.rank], dtype=np.float64)
