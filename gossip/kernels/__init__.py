@@ -132,8 +132,11 @@ def warm(dtypes=(np.int8, np.int16, np.int32, np.int64)) -> None:
     many[::40] = np.arange(-50, 50)
     for dt in todo:
         z = np.array([0, 0, 0, 1, -1, 0, 2, 0, 0, 0, -3, 0] * 4, dt)
+        few = np.zeros(640, dt)  # at most one coded symbol per 64: the sparse walk
+        few[[5, 100, 300, 301]] = [1, -1, 2, 1]
         for out_dt in (None, dt) if len(dtypes) == 1 else (None, np.int16, np.int32, np.int64):
             vsc.decode(vsc.encode(z), dtype=out_dt)
+            vsc.decode(vsc.encode(few), dtype=out_dt)
             vsc.decode(vsc.encode(np.arange(-40, 40).astype(dt)), dtype=out_dt)  # RAW
             if every:
                 vsc.decode(vsc.encode(many.astype(dt)), dtype=out_dt)

@@ -5,8 +5,9 @@
 s = 4 makes them (a fraction nonzero, +-1 mostly, +-2 for a tenth of them):
 
 * VSC encode+decode time, compiled (also encode and decode apart) vs numpy vs zstd-3
-  (compress + decompress of the same int8 bytes), best of ``--repeats`` interleaved repeats
-  (numpy: one above 1e6); ``c/zstd`` = compiled encode+decode / zstd-3;
+  (compress + decompress of the same int8 buffer), best of ``--repeats`` interleaved samples
+  (numpy: one above 1e6), a sample looping a call for at least 5 ms; ``c/zstd`` = compiled
+  encode+decode / zstd-3;
 * message bytes and whether they equal numpy's bytes;
 * the peak extra memory per entry of one compiled encode+decode (the decoded int8 output
   included), by tracemalloc (numba's own O(K) allocations are not traced);
@@ -33,14 +34,27 @@ def symbols(d: int, frac: float, seed: int = 0) -> np.ndarray:
     return z
 
 
+SAMPLE_S = 5e-3  # a timing sample runs a call this long at least (timeit-style loops)
+
+
 def _best(fns: dict, repeats: dict) -> dict:
+    """Best per-call time of each function over ``repeats[k]`` samples, interleaved; a
+    sample repeats a call enough times to last ``SAMPLE_S`` (one call for the slow ones), so
+    sub-millisecond calls are not timed below the clock's and the scheduler's resolution."""
+    loops = {}
+    for k, f in fns.items():  # calibration, also the warm-up
+        t = time.perf_counter()
+        f()
+        loops[k] = max(1, int(SAMPLE_S / max(time.perf_counter() - t, 1e-7)))
     best = {k: float("inf") for k in fns}
     for r in range(max(repeats.values())):
         for k, f in fns.items():  # interleaved
             if r < repeats[k]:
+                n = loops[k]
                 t = time.perf_counter()
-                f()
-                best[k] = min(best[k], time.perf_counter() - t)
+                for _ in range(n):
+                    f()
+                best[k] = min(best[k], (time.perf_counter() - t) / n)
     return best
 
 
@@ -80,7 +94,7 @@ def bench_codec(sizes, fracs, repeats: int) -> list[dict]:
                 "encode": lambda z=z: kv.encode(z),
                 "decode": lambda msg=msg: kv.decode(msg),
                 "numpy": lambda z=z: vsc.decode(vsc.encode(z)),
-                "zstd3": lambda z=z: dz.decompress(cz.compress(z.tobytes())),
+                "zstd3": lambda z=z: dz.decompress(cz.compress(z)),
             }, {"compiled": repeats, "encode": repeats, "decode": repeats, "zstd3": repeats,
                 "numpy": repeats if d <= 10**6 else 1})
             rows.append({"d": d, "nonzero": f, "compiled_ms": 1e3 * t["compiled"],

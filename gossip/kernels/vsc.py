@@ -47,7 +47,9 @@ from ..codecs.bitio import write_varint
 from .vsc_bits import _EPS, _HIST_SPAN, _LIMIT, _estimate, _free_slots, _golomb, _words
 from .vsc_dec import _ERRORS, _raw_decode, _supports_decode, _table
 from .vsc_enc import hist8, raw_write, table_bits, vsc_payload
-from .vsc_walk import GROUP, WALK_MAX_J, rows8, walk_decode, walk_payload
+from . import vsc_walk as vw
+from .vsc_walk import (GROUP, WALK_MAX_J, rows8, scratch_words, sparse_scratch, walk_decode,
+                       walk_encode, walk_payload)
 
 __all__ = ["encode", "decode", "DecodeError"]
 
@@ -155,6 +157,69 @@ def _analyse(v):
     return 0, vmin, vmax, sym, cnt, lut, vals, ranks, M, b, c, L, flag, est
 
 
+@njit(cache=True)
+def _minmax8(v):
+    lo = hi = v[0]
+    for i in range(v.size):
+        lo = min(lo, v[i])
+        hi = max(hi, v[i])
+    return np.int64(lo), np.int64(hi)
+
+
+@njit(cache=True)
+def _plan8(v, words, lo, R, walk, sparse):
+    """The quantizer-like int8 plan in one call: :func:`rows8` (histogram and bitmaps),
+    the Golomb plan, each coded symbol's row of ``R`` and the scratch sizes of
+    :func:`walk_encode` (its ``S`` words and its sparse ``Q`` entries) -> (usable, estimate,
+    sym, cnt, lut, M, b, c, rowof, S size, Q size); not usable (mode not 0, a Golomb ratio
+    near an integer, too many symbols): the general path."""
+    d = v.size
+    sym, cnt, lut, vals, ranks, M, b, c, L, flag, est = _from_counts(rows8(v, words, lo, R),
+                                                                    lo, d)
+    J = sym.size - 1
+    rowof = sym[1:] - lo - (sym[1:] > 0)
+    if sym[0] != 0 or flag or J < 1 or J > walk:
+        return False, est, sym, cnt, lut, M, b, c, rowof, 0, 0
+    se, nw, sw, sp, sb = scratch_words(d, cnt, M, b, True)
+    G = d - cnt[0]
+    return True, est, sym, cnt, lut, M, b, c, rowof, se + nw + sw + sp + sb, \
+        4 * G + nw if G <= sparse * nw else 0
+
+
+def _encode_q8(v: np.ndarray, words: np.ndarray, walk: int):
+    """int8 symbols within ``GROUP + 1`` values around a most frequent 0 (the quantizer's):
+    the whole message in three compiled calls -> (message, counts), or None for the general
+    path (every other case, and the rare ones it settles: an estimate near the threshold,
+    a Golomb ratio near an integer, a payload over the raw size)."""
+    lo, hi = _minmax8(v)
+    if not (lo <= 0 <= hi and 0 < hi - lo <= GROUP):
+        return None
+    d = v.size
+    R = np.zeros((hi - lo, (d + 63) // 64), np.uint64)
+    ok, est, sym, cnt, lut, M, b, c, rowof, ns, nq = _plan8(v, words, lo, R, walk, vw.SPARSE)
+    width = max(2 * hi, -2 * lo - 1).bit_length()
+    raw_bits = 8 + d * width
+    thr = ref.VSC_BUILD_SLACK * raw_bits
+    if not ok or est > thr or abs(est - thr) <= _EPS * thr:
+        return None
+    e = np.zeros(0, np.int64)
+    nbits, W = walk_encode(v, words, lut, lo, e, e, sym, cnt, M, b, c, np.zeros(ns, np.uint64),
+                           R, rowof, np.zeros(nq, np.int64))
+    if nbits > raw_bits:
+        return None
+    return _vsc_message(d, nbits, W), cnt
+
+
+def _vsc_message(d: int, nbits: int, W: np.ndarray) -> bytes:
+    """Header, CRC and the payload of ``nbits`` bits in the MSB-first words ``W``."""
+    if _LITTLE:  # MSB-first words -> the payload's (big-endian) byte order
+        W.byteswap(inplace=True)
+    payload = memoryview(W.view(np.uint8))[:(nbits + 7) // 8]
+    head = b"GV" + bytes((ref.VERSION, ref.KIND_VSC)) + _leb128(d) + _leb128(nbits)
+    crc = zlib.crc32(payload, zlib.crc32(head))
+    return b"".join((head, struct.pack("<I", crc), payload))
+
+
 def _leb128(n: int) -> bytes:
     if n < 0x80:
         return bytes((n,))
@@ -219,7 +284,10 @@ def encode_counted(symbols, walk: int | None = None) -> tuple[bytes, np.ndarray]
     R = None
     if v.dtype == np.int8:
         words = v[:d - d % 8].view(np.uint64)
-        lo, hi = int(v.min()), int(v.max())
+        fast = _encode_q8(v, words, walk)
+        if fast is not None:
+            return fast
+        lo, hi = _minmax8(v)
         if lo <= 0 <= hi and 0 < hi - lo <= GROUP:  # quantizer-like: one pass, see rows8
             R = np.zeros((hi - lo, (d + 63) // 64), np.uint64)
             code, vmin, vmax = 0, lo, hi
@@ -256,12 +324,7 @@ def encode_counted(symbols, walk: int | None = None) -> tuple[bytes, np.ndarray]
         else:
             nbits, W = vsc_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, L)
         if nbits <= raw_bits:
-            if _LITTLE:  # MSB-first words -> the payload's (big-endian) byte order
-                W.byteswap(inplace=True)
-            payload = memoryview(W.view(np.uint8))[:(nbits + 7) // 8]
-            head = b"GV" + bytes((ref.VERSION, ref.KIND_VSC)) + _leb128(d) + _leb128(nbits)
-            crc = zlib.crc32(payload, zlib.crc32(head))
-            return b"".join((head, struct.pack("<I", crc), payload)), cnt
+            return _vsc_message(d, nbits, W), cnt
     head, hlen, buf = _message(ref.KIND_RAW, d, raw_bits)
     raw_write(v, buf[hlen + 4:], width)
     return _seal(ref.KIND_RAW, d, raw_bits, buf, hlen, head), cnt
@@ -365,7 +428,11 @@ def _decode_strict(data, expected_size, max_entries, dtype, walk=WALK_MAX_J) -> 
         if pos != nbits:
             raise DecodeError(f"{nbits - pos} unexpected bits after the payload")
         return np.zeros(0, _pick_dtype(dtype, 0, 0))
-    lo, hi = int(sym.min()), int(sym.max())
+    if sym.size <= 64:  # the usual case: cheaper in Python than two numpy reductions
+        few = sym.tolist()
+        lo, hi = min(few), max(few)
+    else:
+        lo, hi = int(sym.min()), int(sym.max())
     dt = _pick_dtype(dtype, lo, hi)
     if sym.size == 1:
         return np.full(d, lo, dt)
@@ -375,8 +442,9 @@ def _decode_strict(data, expected_size, max_entries, dtype, walk=WALK_MAX_J) -> 
         b, c = np.ascontiguousarray(b, np.int64), np.ascontiguousarray(c, np.int64)
     out = np.empty(d, dt)
     if sym.size - 1 <= walk:
+        Q = sparse_scratch(d, cnt, 4)  # cnt: checked against the payload's length first
         code = walk_decode(words, nbits, pos, sym, cnt, M, b, c, L, out,
-                           np.zeros((d + 63) // 64, np.uint64))
+                           np.zeros(1 if Q.size else (d + 63) // 64, np.uint64), Q)
     else:
         code = _supports_decode(words, nbits, pos, sym, cnt, M, b, c, L, out)
     if code:

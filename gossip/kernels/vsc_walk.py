@@ -32,6 +32,7 @@ from .vsc_enc import _mask_any, _mask_words, _wcopy, byte_mask, table_write
 
 GROUP = 8  # coded symbols per encoder pass over the symbols (E: d / 8 bytes each)
 WALK_MAX_J = 64
+SPARSE = 1.0  # the sparse walk for at most this many coded occurrences per word of 64
 _ONE = np.uint64(1)
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 _M8 = np.uint64(0xFF)
@@ -125,7 +126,8 @@ def walk_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, R=None):
     rowof = (sym[1:] - vmin - (sym[1:] > 0)) if pre else np.zeros(0, np.int64)
     S = np.zeros(sum(scratch_words(v.size, cnt, M, b, pre)), np.uint64)
     return walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S,
-                       R if pre else S[:0].reshape((0, 1)), rowof)
+                       R if pre else S[:0].reshape((0, 1)), rowof,
+                       sparse_scratch(v.size, cnt, 4, True) if pre else np.zeros(0, np.int64))
 
 
 @njit(cache=True)
@@ -174,14 +176,115 @@ def rows8(v, words, lo, R):
     return counts
 
 
+@njit(cache=True, inline="always")
+def _merge_free(tp, ntp, slots, k, out, posn):
+    """The decoder's :func:`_merge_slots`: the sorted slots ``slots[:k]`` (ranks among the
+    free positions) merged with the taken ``tp[:ntp]`` into ``out``, branch-free; each
+    slot's position (itself plus the taken ones before it) goes to ``posn`` -> the merged
+    count.  Slot ``s`` lies before ``tp[i]`` iff ``s < tp[i] - i`` (the free positions
+    before it)."""
+    i = np.int64(0)
+    o = np.int64(0)
+    jn = np.int64(0)
+    top = np.int64(1) << 62
+    while jn < k:
+        a = tp[i] if i < ntp else top
+        x = slots[jn] + i
+        take = np.int64(x < a)
+        out[o] = x if take else a
+        posn[jn] = x
+        i += 1 - take
+        jn += take
+        o += 1
+    while i < ntp:
+        out[o] = tp[i]
+        i += 1
+        o += 1
+    return ntp + k
+
+
+def sparse_scratch(d: int, cnt, parts: int, words: bool = False) -> np.ndarray:
+    """The sparse walk's scratch: ``parts`` int64 arrays of one entry per coded occurrence
+    (sorted positions, merged ones, slots), then (``words``: the encoder's) ``ceil(d / 64)``
+    words for the OR of the bitmaps; or an empty array when the coded occurrences are too
+    many for the sparse walk to pay (see ``SPARSE``)."""
+    G = d - int(cnt[0])  # every occurrence but the most frequent symbol's is coded
+    nw = (d + 63) // 64
+    return np.zeros(parts * G + nw * words if G <= SPARSE * nw else 0, np.int64)
+
+
+@njit(cache=True, inline="always")
+def _merge_slots(tp, ntp, new, k, out, slots):
+    """Merge the sorted positions ``new[:k]`` (free so far) with the taken ``tp[:ntp]``
+    into ``out``, branch-free, and give each new one its slot (its rank among the free
+    positions: itself minus the taken ones before it) -> the merged count."""
+    i = np.int64(0)
+    o = np.int64(0)
+    jn = np.int64(0)
+    top = np.int64(1) << 62
+    while jn < k:
+        a = tp[i] if i < ntp else top
+        x = new[jn]
+        take = np.int64(x < a)
+        out[o] = x if take else a
+        slots[jn] = x - i
+        i += 1 - take
+        jn += take
+        o += 1
+    while i < ntp:
+        out[o] = tp[i]
+        i += 1
+        o += 1
+    return ntp + k
+
+
 @njit(cache=True)
-def walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S, R, rowof):
+def _sparse_buckets(v, lut, vmin, vals, ranks, cnt, R, Q):
+    """For the sparse walk (at most ``SPARSE`` coded occurrences per word): every coded
+    position, in order, from the OR of ``R``'s rows (mode 0: they hold every coded entry),
+    bucketed by coded rank (stable) into ``Q``'s second part -> each rank's bucket start.
+    ``Q``: :func:`sparse_scratch` with 4 parts and the words (positions, buckets, taken,
+    merged; the OR)."""
+    J = cnt.size - 1
+    nw = R.shape[1]
+    G = (Q.size - nw) // 4
+    pos, buck = Q[:G], Q[G:2 * G]
+    every = Q[4 * G:].view(np.uint64)
+    every[:] = R[0]  # row by row: vectorised
+    for r in range(1, R.shape[0]):
+        every |= R[r]
+    g = np.int64(0)
+    for w in range(R.shape[1]):
+        o = every[w]
+        while o:
+            pos[g] = 64 * w + ctz64(o)
+            o &= o - _ONE
+            g += 1
+    off = np.zeros(J + 1, np.int64)
+    for j in range(J):
+        off[j + 1] = off[j] + cnt[j + 1]
+    fill = off[:J].copy()
+    use_lut = lut.size > 0
+    for i in range(G):
+        x = np.int64(v[pos[i]])
+        j = lut[x - vmin] - 1 if use_lut else ranks[np.searchsorted(vals, x)] - 1
+        buck[fill[j]] = pos[i]
+        fill[j] += 1
+    return off
+
+
+@njit(cache=True)
+def walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S, R, rowof, Q):
     """The whole VSC payload (``K >= 2``) -> (its bit length, its words: a view of ``S``).
     ``S``: zeroed scratch of the sizes :func:`scratch_words` gives, in that order.  The
     payload ``W`` gets the symbol table and the unary stream; ``P`` and ``B`` collect the
     remainder prefixes and the last bits, appended to ``W`` at the end.  ``rowof`` (when not
-    empty): the row of ``R`` holding each coded symbol's bitmap (:func:`rows8`)."""
+    empty): the row of ``R`` holding each coded symbol's bitmap (:func:`rows8`).  ``Q``:
+    :func:`sparse_scratch` (4 parts and the words; not empty, with ``R``: each symbol's
+    slots come from a branch-free merge with the taken positions, :func:`_sparse_buckets`,
+    instead of the walk over every word of ``T``)."""
     n = v.size
+    sparse = Q.size > 0
     J = cnt.size - 1
     pre = rowof.size > 0
     se, nw, sw, sp, sb = scratch_words(n, cnt, M, b, pre)
@@ -200,6 +303,10 @@ def walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S, R, rowof
     pk, pacc, pna = 0, np.uint64(0), 0
     bk, bacc, bna = 0, np.uint64(0), 0
     dense = 8 * (n - cnt[0]) > n  # over 1/8 coded: int8 bitmaps by byte compares
+    G = (Q.size - nw) // 4 if sparse else 0
+    slots, buck, ta, tb = Q[:G], Q[G:2 * G], Q[2 * G:3 * G], Q[3 * G:4 * G]
+    ntp = np.int64(0)
+    off = _sparse_buckets(v, lut, vmin, vals, ranks, cnt, R, Q) if sparse else Q
     for jhi in range(J - 1, -1, -GROUP):  # a group: coded ranks jhi down to jlo
         jlo = max(jhi - GROUP + 1, 0)
         if jhi < J - 1:
@@ -207,7 +314,7 @@ def walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S, R, rowof
         bw = np.empty(jhi - jlo + 1, np.uint64)  # the group's symbols in every byte
         for j in range(jlo, jhi + 1):
             bw[jhi - j] = np.uint64(np.int64(sym[j + 1]) & 255) * np.uint64(0x0101010101010101)
-        for i0 in range(0, 0 if pre else n, 64):
+        for i0 in range(0, 0 if pre or sparse else n, 64):
             blk = i0 >> 6
             if blk < full:
                 z = np.uint64(0)
@@ -240,41 +347,47 @@ def walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S, R, rowof
             cj = c[j]
             inv = 1.0 / mj
             sh = b[j]
-            fb = np.int64(0)  # free slots in the words before w
+            k = cnt[j + 1]
+            if sparse:  # every slot at once: a merge with the taken positions
+                ntp = _merge_slots(ta, ntp, buck[off[j]:off[j] + k], k, tb, slots)
+                ta, tb = tb, ta
+            fb = np.int64(0)  # free slots in the words before w (the walk)
+            w = np.int64(-1)
+            e = f = tw = np.uint64(0)
             last = np.int64(-1)
-            left = cnt[j + 1]
-            for w in range(nw):
-                if left == 0:
-                    break
-                tw = T[w]
-                e = e_row[w]
-                if e:
-                    f = ~tw
-                    T[w] = tw | e
-                    while e:
-                        t = ctz64(e)
-                        e &= e - _ONE
-                        left -= 1
-                        slot = fb + popcount64(f & ((_ONE << np.uint64(t)) - _ONE))
-                        g = slot - last - 1
-                        last = slot
-                        if mj == 1:
-                            uk, uacc, una = _put_unary(W, uk, uacc, una, g)
-                            continue
-                        if cj == 0:  # M = 2**b: a shift, and every codeword has a last bit
-                            q = g >> sh
-                        else:
-                            q = np.int64(g * inv)  # within 1 of g // mj for g < 2**50
-                            q -= np.int64(q * mj > g)
-                            q += np.int64((q + 1) * mj <= g)
-                        r = g - q * mj
-                        uk, uacc, una = _put_unary(W, uk, uacc, una, q)
-                        has = np.int64(r >= cj)  # truncated binary: r < c in b - 1 bits
-                        rc = r + cj
-                        if wb:
-                            pk, pacc, pna = _put(P, pk, pacc, pna, r + has * ((rc >> 1) - r), wb)
-                        bk, bacc, bna = _put(B, bk, bacc, bna, rc & has, has)
-                fb += 64 - popcount64(tw)
+            for i in range(k):
+                if sparse:
+                    slot = slots[i]
+                else:  # the walk: the next occurrence in the bitmap
+                    while e == 0:
+                        if w >= 0:
+                            fb += 64 - popcount64(tw)
+                        w += 1
+                        tw = T[w]
+                        e = e_row[w]
+                        f = ~tw
+                        T[w] = tw | e
+                    t = ctz64(e)
+                    e &= e - _ONE
+                    slot = fb + popcount64(f & ((_ONE << np.uint64(t)) - _ONE))
+                g = slot - last - 1
+                last = slot
+                if mj == 1:
+                    uk, uacc, una = _put_unary(W, uk, uacc, una, g)
+                    continue
+                if cj == 0:  # M = 2**b: a shift, and every codeword has a last bit
+                    q = g >> sh
+                else:
+                    q = np.int64(g * inv)  # within 1 of g // mj for g < 2**50
+                    q -= np.int64(q * mj > g)
+                    q += np.int64((q + 1) * mj <= g)
+                r = g - q * mj
+                uk, uacc, una = _put_unary(W, uk, uacc, una, q)
+                has = np.int64(r >= cj)  # truncated binary: r < c in b - 1 bits
+                rc = r + cj
+                if wb:
+                    pk, pacc, pna = _put(P, pk, pacc, pna, r + has * ((rc >> 1) - r), wb)
+                bk, bacc, bna = _put(B, bk, bacc, bna, rc & has, has)
     u = _flush(W, uk, uacc, una)
     u = _wcopy(W, u, P, 0, _flush(P, pk, pacc, pna))
     return _wcopy(W, u, B, 0, _flush(B, bk, bacc, bna)), W
@@ -289,10 +402,14 @@ def _load(p, pos):
 
 
 @njit(cache=True)
-def walk_decode(p, nbits, pos, sym, cnt, M, b, c, L, out, T):
+def walk_decode(p, nbits, pos, sym, cnt, M, b, c, L, out, T, Q):
     """Decode the supports (``K >= 2``) into ``out`` -> error code (see ``_ERRORS``).
-    ``T``: ``ceil(d / 64)`` zeroed words.  Each sub-stream is read through a 64-bit buffer
-    (``*buf``: the bits from ``*pos`` on, ``*nb`` of them valid, refilled below 40)."""
+    ``T``: ``ceil(d / 64)`` zeroed words (one, unused, for the sparse walk).  ``Q``:
+    :func:`sparse_scratch` with 4 parts (not empty: the sparse walk, which maps a symbol's
+    slots to positions by a branch-free merge with the taken positions,
+    :func:`_merge_free`, instead of walking every word of ``T``).  Each
+    sub-stream is read through a 64-bit buffer (``*buf``: the bits from ``*pos`` on, ``*nb``
+    of them valid, refilled below 40)."""
     J = cnt.size - 1
     d = out.size
     nw = T.size
@@ -301,6 +418,11 @@ def walk_decode(p, nbits, pos, sym, cnt, M, b, c, L, out, T):
         G += cnt[j + 1]
     if G > nbits - pos:
         return 14
+    sparse = Q.size > 0
+    if sparse and Q.size != 4 * G:
+        return 20
+    ta, tb, slots, posn = Q[:G], Q[G:2 * G], Q[2 * G:3 * G], Q[3 * G:]
+    ntp = np.int64(0)
     ppos = _skip_unary(p, pos, nbits, G)  # the unary stream ends where the prefixes start
     if ppos < 0:
         return 14
@@ -313,7 +435,7 @@ def walk_decode(p, nbits, pos, sym, cnt, M, b, c, L, out, T):
     s0 = sym[0]
     for i in range(d):
         out[i] = s0
-    if d & 63:  # positions past d count as taken
+    if d & 63 and not sparse:  # positions past d count as taken
         T[nw - 1] = _ALL << np.uint64(d & 63)
     uend = ppos
     upos, ubuf, unb = pos, _load(p, pos), 64
@@ -333,6 +455,7 @@ def walk_decode(p, nbits, pos, sym, cnt, M, b, c, L, out, T):
         acc = np.uint64(0)  # this symbol's bits in word w (T[w] keeps the rarer ones for now)
         fb = np.int64(0)  # free slots in the words before w
         last = np.int64(-1)
+        k = np.int64(0)
         for _ in range(cnt[j + 1]):
             q = clz64(~ubuf)
             if q < unb:
@@ -371,6 +494,10 @@ def walk_decode(p, nbits, pos, sym, cnt, M, b, c, L, out, T):
             if s >= Lj:
                 return 19
             last = s
+            if sparse:  # positions after the symbol's last slot: _merge_free
+                slots[k] = s
+                k += 1
+                continue
             while fb + pc <= s:
                 T[w] |= acc
                 acc = np.uint64(0)
@@ -384,7 +511,15 @@ def walk_decode(p, nbits, pos, sym, cnt, M, b, c, L, out, T):
             t = _select(f, k)
             out[64 * w + t] = sj
             acc |= _ONE << np.uint64(t)
-        if j > 0:
+        if sparse:
+            ntp = _merge_free(ta, ntp, slots, k, tb, posn)
+            ta, tb = tb, ta
+            for i in range(k):
+                at = posn[i]
+                if at >= d:  # cannot happen (s < L[j] = d - ntp); a cheap guard
+                    return 20
+                out[at] = sj
+        elif j > 0:
             T[w] |= acc
     if lpos != nbits:
         return 17
