@@ -10,10 +10,13 @@ raise only :class:`~gossip.codecs.DecodeError` for anything malformed.  What dif
 * up to ``WALK_MAX_J`` (64) coded symbols (any quantizer with at most 32 levels), both
   directions walk a bitmap of taken positions symbol by symbol in stream order
   (:mod:`.vsc_walk`: one sequential cursor per sub-stream, popcount/select per 64-bit word,
-  ``O(J d / 64 + G)``); the encoder reads the symbols once for quantizer-like int8 (numpy's
-  min/max, then the histogram and occurrence bitmaps in one pass), else twice (a histogram,
-  int8 zero words counted eight at a time, then the bitmaps), and every buffer of more than
-  ``O(K)`` bytes is numpy, so memory tracing sees it;
+  ``O(J d / 64 + G)``), or, with at most one coded occurrence per 64 entries, merge each
+  symbol's sorted positions with the taken ones branch-free (:mod:`.vsc_sparse`); the
+  encoder reads the symbols once for quantizer-like int8 (a compiled min/max, then the
+  histogram and occurrence bitmaps in one pass, the whole message in three compiled calls:
+  :func:`_encode_q8`), else twice (a histogram, int8 zero words counted eight at a time,
+  then the bitmaps), and every buffer of more than ``O(K)`` bytes is numpy, so memory
+  tracing sees it;
 * above that, the encoder (:mod:`.vsc_enc`) makes one support pass over 64-entry masks of
   the entries that differ from the first symbol, a Fenwick tree counting the rarer
   occurrences, writing every Golomb code into per-symbol scratch regions that are then
@@ -39,17 +42,17 @@ import sys
 import zlib
 
 import numpy as np
-from numba import njit
 
 from ..codecs import DecodeError
 from ..codecs import vsc as ref
 from ..codecs.bitio import write_varint
-from .vsc_bits import _EPS, _HIST_SPAN, _LIMIT, _estimate, _free_slots, _golomb, _words
+from . import vsc_sparse
+from .vsc_bits import _EPS, _LIMIT, _words
 from .vsc_dec import _ERRORS, _raw_decode, _supports_decode, _table
-from .vsc_enc import hist8, raw_write, table_bits, vsc_payload
-from . import vsc_walk as vw
-from .vsc_walk import (GROUP, WALK_MAX_J, rows8, scratch_words, sparse_scratch, walk_decode,
-                       walk_encode, walk_payload)
+from .vsc_enc import raw_write, table_bits, vsc_payload
+from .vsc_plan import _analyse, _analyse8, _from_counts, _minmax8, _plan8
+from .vsc_sparse import sparse_scratch
+from .vsc_walk import GROUP, WALK_MAX_J, rows8, scratch_words, walk_decode, walk_encode
 
 __all__ = ["encode", "decode", "DecodeError"]
 
@@ -57,133 +60,15 @@ __all__ = ["encode", "decode", "DecodeError"]
 # ----------------------------------------------------------------------------- encoder
 
 
-@njit(cache=True)
-def _plan(vals, cnts, n, lut, vmin, use_lut):
-    """Sort the distinct symbols by (count desc, value asc), rank lookup, Golomb plan."""
-    K = vals.size
-    e = np.zeros(0, np.int64)
-    order = np.argsort(-cnts, kind="mergesort")  # stable: ties stay by value ascending
-    sym = vals[order]
-    cnt = cnts[order]
-    if use_lut:
-        for r in range(K):
-            lut[sym[r] - vmin] = r
-        ranks = e
-        vals = e
-    else:
-        ranks = np.empty(K, np.int64)
-        ranks[order] = np.arange(K)
-    nk = cnt[1:]
-    L = _free_slots(nk, n)
-    M, b, c, flag = _golomb(nk, L)
-    est = _estimate(n, sym, cnt, M, b, c, L)
-    return sym, cnt, lut, vals, ranks, M, b, c, L, flag, est
-
-
-@njit(cache=True)
-def _from_counts(counts, vmin, n):
-    span = counts.size
-    K = 0
-    for t in range(span):
-        if counts[t]:
-            K += 1
-    vals = np.empty(K, np.int64)
-    cnts = np.empty(K, np.int64)
-    k = 0
-    for t in range(span):
-        if counts[t]:
-            vals[k] = t + vmin
-            cnts[k] = counts[t]
-            k += 1
-    return _plan(vals, cnts, n, np.empty(span, np.int64), vmin, True)
-
-
-@njit(cache=True)
-def _analyse8(v, words):
-    """int8 histogram (zero words skipped) and plan: the outputs of :func:`_analyse`."""
-    counts = hist8(v, words)
-    lo = 0
-    while counts[lo] == 0:
-        lo += 1
-    hi = 255
-    while counts[hi] == 0:
-        hi -= 1
-    vmin = np.int64(lo - 128)
-    sym, cnt, lut, vals, ranks, M, b, c, L, flag, est = _from_counts(
-        counts[lo:hi + 1].copy(), vmin, v.size)
-    return 0, vmin, np.int64(hi - 128), sym, cnt, lut, vals, ranks, M, b, c, L, flag, est
-
-
-@njit(cache=True)
-def _analyse(v):
-    """Histogram and plan -> (code, vmin, vmax, sym, cnt, lut, vals, ranks, M, b, c, L,
-    flag, estimate); code 1 = a value outside [-2**31, 2**31]."""
-    n = v.size
-    lo = v[0]
-    hi = v[0]
-    for i in range(n):
-        x = v[i]
-        if x < lo:
-            lo = x
-        if x > hi:
-            hi = x
-    vmin = np.int64(lo)
-    vmax = np.int64(hi)
-    e = np.zeros(0, np.int64)
-    if vmin < -_LIMIT or vmax > _LIMIT:
-        return 1, vmin, vmax, e, e, e, e, e, e, e, e, e, False, 0.0
-    span = vmax - vmin + 1
-    if span <= 65536 or (span <= 2 * n and span <= _HIST_SPAN):
-        counts = np.zeros(span, np.int64)
-        for i in range(n):
-            counts[np.int64(v[i]) - vmin] += 1
-        sym, cnt, lut, vals, ranks, M, b, c, L, flag, est = _from_counts(counts, vmin, n)
-        return 0, vmin, vmax, sym, cnt, lut, vals, ranks, M, b, c, L, flag, est
-    a = np.sort(v)
-    K = 1
-    for i in range(1, n):
-        if a[i] != a[i - 1]:
-            K += 1
-    vals = np.empty(K, np.int64)
-    cnts = np.zeros(K, np.int64)
-    k = 0
-    vals[0] = a[0]
-    for i in range(n):
-        if a[i] != a[i - 1] and i > 0:
-            k += 1
-            vals[k] = a[i]
-        cnts[k] += 1
-    sym, cnt, lut, vals, ranks, M, b, c, L, flag, est = _plan(vals, cnts, n, e, vmin, False)
-    return 0, vmin, vmax, sym, cnt, lut, vals, ranks, M, b, c, L, flag, est
-
-
-@njit(cache=True)
-def _minmax8(v):
-    lo = hi = v[0]
-    for i in range(v.size):
-        lo = min(lo, v[i])
-        hi = max(hi, v[i])
-    return np.int64(lo), np.int64(hi)
-
-
-@njit(cache=True)
-def _plan8(v, words, lo, R, walk, sparse):
-    """The quantizer-like int8 plan in one call: :func:`rows8` (histogram and bitmaps),
-    the Golomb plan, each coded symbol's row of ``R`` and the scratch sizes of
-    :func:`walk_encode` (its ``S`` words and its sparse ``Q`` entries) -> (usable, estimate,
-    sym, cnt, lut, M, b, c, rowof, S size, Q size); not usable (mode not 0, a Golomb ratio
-    near an integer, too many symbols): the general path."""
-    d = v.size
-    sym, cnt, lut, vals, ranks, M, b, c, L, flag, est = _from_counts(rows8(v, words, lo, R),
-                                                                    lo, d)
-    J = sym.size - 1
-    rowof = sym[1:] - lo - (sym[1:] > 0)
-    if sym[0] != 0 or flag or J < 1 or J > walk:
-        return False, est, sym, cnt, lut, M, b, c, rowof, 0, 0
-    se, nw, sw, sp, sb = scratch_words(d, cnt, M, b, True)
-    G = d - cnt[0]
-    return True, est, sym, cnt, lut, M, b, c, rowof, se + nw + sw + sp + sb, \
-        4 * G + nw if G <= sparse * nw else 0
+def walk_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, R=None):
+    """:func:`walk_encode` with its scratch (numpy, so memory tracing sees it) -> (nbits,
+    payload words).  ``R``: the value bitmaps of :func:`rows8` (``sym[0] == 0``) or None."""
+    pre = R is not None
+    rowof = (sym[1:] - vmin - (sym[1:] > 0)) if pre else np.zeros(0, np.int64)
+    S = np.zeros(sum(scratch_words(v.size, cnt, M, b, pre)), np.uint64)
+    return walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S,
+                       R if pre else S[:0].reshape((0, 1)), rowof,
+                       sparse_scratch(v.size, cnt, 4, True) if pre else np.zeros(0, np.int64))
 
 
 def _encode_q8(v: np.ndarray, words: np.ndarray, walk: int):
@@ -196,7 +81,7 @@ def _encode_q8(v: np.ndarray, words: np.ndarray, walk: int):
         return None
     d = v.size
     R = np.zeros((hi - lo, (d + 63) // 64), np.uint64)
-    ok, est, sym, cnt, lut, M, b, c, rowof, ns, nq = _plan8(v, words, lo, R, walk, vw.SPARSE)
+    ok, est, sym, cnt, lut, M, b, c, rowof, ns, nq = _plan8(v, words, lo, R, walk, vsc_sparse.SPARSE)
     width = max(2 * hi, -2 * lo - 1).bit_length()
     raw_bits = 8 + d * width
     thr = ref.VSC_BUILD_SLACK * raw_bits

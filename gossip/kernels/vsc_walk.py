@@ -29,10 +29,10 @@ from numba import njit
 from ._llvm import FAST_PDEP, clz64, ctz64, pdep64, popcount64
 from .vsc_bits import _read_unary, _skip_unary
 from .vsc_enc import _mask_any, _mask_words, _wcopy, byte_mask, table_write
+from .vsc_sparse import _merge_free, _merge_slots, _sparse_buckets
 
 GROUP = 8  # coded symbols per encoder pass over the symbols (E: d / 8 bytes each)
 WALK_MAX_J = 64
-SPARSE = 1.0  # the sparse walk for at most this many coded occurrences per word of 64
 _ONE = np.uint64(1)
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 _M8 = np.uint64(0xFF)
@@ -119,17 +119,6 @@ def scratch_words(n, cnt, M, b, pre):
     return (0 if pre else min(J, GROUP)) * nw, nw, (256 * (J + 1) + ub + pb + lb) // 64 + 4, pb // 64 + 2, lb // 64 + 2
 
 
-def walk_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, R=None):
-    """:func:`walk_encode` with its scratch (numpy, so memory tracing sees it) -> (nbits,
-    payload words).  ``R``: the value bitmaps of :func:`rows8` (``sym[0] == 0``) or None."""
-    pre = R is not None
-    rowof = (sym[1:] - vmin - (sym[1:] > 0)) if pre else np.zeros(0, np.int64)
-    S = np.zeros(sum(scratch_words(v.size, cnt, M, b, pre)), np.uint64)
-    return walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S,
-                       R if pre else S[:0].reshape((0, 1)), rowof,
-                       sparse_scratch(v.size, cnt, 4, True) if pre else np.zeros(0, np.int64))
-
-
 @njit(cache=True)
 def rows8(v, words, lo, R):
     """int8 symbols in ``[lo, lo + R.shape[0]]`` holding 0: one bitmap per nonzero value
@@ -174,103 +163,6 @@ def rows8(v, words, lo, R):
         rest += s
     counts[-lo] = n - rest
     return counts
-
-
-@njit(cache=True, inline="always")
-def _merge_free(tp, ntp, slots, k, out, posn):
-    """The decoder's :func:`_merge_slots`: the sorted slots ``slots[:k]`` (ranks among the
-    free positions) merged with the taken ``tp[:ntp]`` into ``out``, branch-free; each
-    slot's position (itself plus the taken ones before it) goes to ``posn`` -> the merged
-    count.  Slot ``s`` lies before ``tp[i]`` iff ``s < tp[i] - i`` (the free positions
-    before it)."""
-    i = np.int64(0)
-    o = np.int64(0)
-    jn = np.int64(0)
-    top = np.int64(1) << 62
-    while jn < k:
-        a = tp[i] if i < ntp else top
-        x = slots[jn] + i
-        take = np.int64(x < a)
-        out[o] = x if take else a
-        posn[jn] = x
-        i += 1 - take
-        jn += take
-        o += 1
-    while i < ntp:
-        out[o] = tp[i]
-        i += 1
-        o += 1
-    return ntp + k
-
-
-def sparse_scratch(d: int, cnt, parts: int, words: bool = False) -> np.ndarray:
-    """The sparse walk's scratch: ``parts`` int64 arrays of one entry per coded occurrence
-    (sorted positions, merged ones, slots), then (``words``: the encoder's) ``ceil(d / 64)``
-    words for the OR of the bitmaps; or an empty array when the coded occurrences are too
-    many for the sparse walk to pay (see ``SPARSE``)."""
-    G = d - int(cnt[0])  # every occurrence but the most frequent symbol's is coded
-    nw = (d + 63) // 64
-    return np.zeros(parts * G + nw * words if G <= SPARSE * nw else 0, np.int64)
-
-
-@njit(cache=True, inline="always")
-def _merge_slots(tp, ntp, new, k, out, slots):
-    """Merge the sorted positions ``new[:k]`` (free so far) with the taken ``tp[:ntp]``
-    into ``out``, branch-free, and give each new one its slot (its rank among the free
-    positions: itself minus the taken ones before it) -> the merged count."""
-    i = np.int64(0)
-    o = np.int64(0)
-    jn = np.int64(0)
-    top = np.int64(1) << 62
-    while jn < k:
-        a = tp[i] if i < ntp else top
-        x = new[jn]
-        take = np.int64(x < a)
-        out[o] = x if take else a
-        slots[jn] = x - i
-        i += 1 - take
-        jn += take
-        o += 1
-    while i < ntp:
-        out[o] = tp[i]
-        i += 1
-        o += 1
-    return ntp + k
-
-
-@njit(cache=True)
-def _sparse_buckets(v, lut, vmin, vals, ranks, cnt, R, Q):
-    """For the sparse walk (at most ``SPARSE`` coded occurrences per word): every coded
-    position, in order, from the OR of ``R``'s rows (mode 0: they hold every coded entry),
-    bucketed by coded rank (stable) into ``Q``'s second part -> each rank's bucket start.
-    ``Q``: :func:`sparse_scratch` with 4 parts and the words (positions, buckets, taken,
-    merged; the OR)."""
-    J = cnt.size - 1
-    nw = R.shape[1]
-    G = (Q.size - nw) // 4
-    pos, buck = Q[:G], Q[G:2 * G]
-    every = Q[4 * G:].view(np.uint64)
-    every[:] = R[0]  # row by row: vectorised
-    for r in range(1, R.shape[0]):
-        every |= R[r]
-    g = np.int64(0)
-    for w in range(R.shape[1]):
-        o = every[w]
-        while o:
-            pos[g] = 64 * w + ctz64(o)
-            o &= o - _ONE
-            g += 1
-    off = np.zeros(J + 1, np.int64)
-    for j in range(J):
-        off[j + 1] = off[j] + cnt[j + 1]
-    fill = off[:J].copy()
-    use_lut = lut.size > 0
-    for i in range(G):
-        x = np.int64(v[pos[i]])
-        j = lut[x - vmin] - 1 if use_lut else ranks[np.searchsorted(vals, x)] - 1
-        buck[fill[j]] = pos[i]
-        fill[j] += 1
-    return off
 
 
 @njit(cache=True)

@@ -286,7 +286,7 @@ def test_sparse_walk_equals_the_bitmap_walk(monkeypatch):
     branch-free merge with the taken positions); forced on and off it gives the reference's
     bytes and values, clustered and spread, int8 and wider, and refuses the same hostile
     payloads with the same error."""
-    from gossip.kernels import vsc_walk as vw
+    from gossip.kernels import vsc_sparse
 
     rng = np.random.default_rng(11)
     cases = [_sym(rng, d, f) for d in (1, 63, 64, 65, 640, 5000, 30001)
@@ -306,7 +306,7 @@ def test_sparse_walk_equals_the_bitmap_walk(monkeypatch):
             hostile.append(_reseal(msg, bytes(b)))
         got = {}
         for force in (0.0, 1e9):
-            monkeypatch.setattr(vw, "SPARSE", force)
+            monkeypatch.setattr(vsc_sparse, "SPARSE", force)
             assert kv.encode(z) == msg
             assert np.array_equal(kv.decode(msg), z)
             got[force] = [_outcome(h) for h in hostile]
