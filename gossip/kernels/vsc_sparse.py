@@ -27,20 +27,22 @@ def sparse_scratch(d: int, cnt, parts: int, words: bool = False) -> np.ndarray:
 
 
 @njit(cache=True, inline="always")
-def _merge_slots(tp, ntp, new, k, out, slots):
-    """Merge the sorted positions ``new[:k]`` (free so far) with the taken ``tp[:ntp]``
-    into ``out``, branch-free, and give each new one its slot (its rank among the free
-    positions: itself minus the taken ones before it) -> the merged count."""
+def _merge(tp, ntp, src, k, out, res, decode):
+    """Merge a symbol's ``k`` sorted entries with the taken positions ``tp[:ntp]`` into
+    ``out`` (sorted), branch-free -> the merged count.  Encoder (``decode`` 0): ``src``
+    holds positions and ``res`` gets their slots (rank among the free positions: the
+    position minus the taken ones before it).  Decoder (1): ``src`` holds slots and ``res``
+    gets their positions (slot ``s`` lies before ``tp[i]`` iff ``s + i < tp[i]``)."""
     i = np.int64(0)
     o = np.int64(0)
     jn = np.int64(0)
     top = np.int64(1) << 62
     while jn < k:
         a = tp[i] if i < ntp else top
-        x = new[jn]
+        x = src[jn] + decode * i  # a position
         take = np.int64(x < a)
         out[o] = x if take else a
-        slots[jn] = x - i
+        res[jn] = x - (1 - decode) * i
         i += 1 - take
         jn += take
         o += 1
@@ -84,30 +86,3 @@ def _sparse_buckets(v, lut, vmin, vals, ranks, cnt, R, Q):
         buck[fill[j]] = pos[i]
         fill[j] += 1
     return off
-
-
-@njit(cache=True, inline="always")
-def _merge_free(tp, ntp, slots, k, out, posn):
-    """The decoder's :func:`_merge_slots`: the sorted slots ``slots[:k]`` (ranks among the
-    free positions) merged with the taken ``tp[:ntp]`` into ``out``, branch-free; each
-    slot's position (itself plus the taken ones before it) goes to ``posn`` -> the merged
-    count.  Slot ``s`` lies before ``tp[i]`` iff ``s < tp[i] - i`` (the free positions
-    before it)."""
-    i = np.int64(0)
-    o = np.int64(0)
-    jn = np.int64(0)
-    top = np.int64(1) << 62
-    while jn < k:
-        a = tp[i] if i < ntp else top
-        x = slots[jn] + i
-        take = np.int64(x < a)
-        out[o] = x if take else a
-        posn[jn] = x
-        i += 1 - take
-        jn += take
-        o += 1
-    while i < ntp:
-        out[o] = tp[i]
-        i += 1
-        o += 1
-    return ntp + k

@@ -29,7 +29,7 @@ from numba import njit
 from ._llvm import FAST_PDEP, clz64, ctz64, pdep64, popcount64
 from .vsc_bits import _read_unary, _skip_unary
 from .vsc_enc import _mask_any, _mask_words, _wcopy, byte_mask, table_write
-from .vsc_sparse import _merge_free, _merge_slots, _sparse_buckets
+from .vsc_sparse import _merge, _sparse_buckets
 
 GROUP = 8  # coded symbols per encoder pass over the symbols (E: d / 8 bytes each)
 WALK_MAX_J = 64
@@ -241,7 +241,7 @@ def walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S, R, rowof
             sh = b[j]
             k = cnt[j + 1]
             if sparse:  # every slot at once: a merge with the taken positions
-                ntp = _merge_slots(ta, ntp, buck[off[j]:off[j] + k], k, tb, slots)
+                ntp = _merge(ta, ntp, buck[off[j]:off[j] + k], k, tb, slots, 0)
                 ta, tb = tb, ta
             fb = np.int64(0)  # free slots in the words before w (the walk)
             w = np.int64(-1)
@@ -299,7 +299,7 @@ def walk_decode(p, nbits, pos, sym, cnt, M, b, c, L, out, T, Q):
     ``T``: ``ceil(d / 64)`` zeroed words (one, unused, for the sparse walk).  ``Q``:
     :func:`sparse_scratch` with 4 parts (not empty: the sparse walk, which maps a symbol's
     slots to positions by a branch-free merge with the taken positions,
-    :func:`_merge_free`, instead of walking every word of ``T``).  Each
+    :func:`.vsc_sparse._merge`, instead of walking every word of ``T``).  Each
     sub-stream is read through a 64-bit buffer (``*buf``: the bits from ``*pos`` on, ``*nb``
     of them valid, refilled below 40)."""
     J = cnt.size - 1
@@ -386,7 +386,7 @@ def walk_decode(p, nbits, pos, sym, cnt, M, b, c, L, out, T, Q):
             if s >= Lj:
                 return 19
             last = s
-            if sparse:  # positions after the symbol's last slot: _merge_free
+            if sparse:  # positions after the symbol's last slot: _merge
                 slots[k] = s
                 k += 1
                 continue
@@ -404,7 +404,7 @@ def walk_decode(p, nbits, pos, sym, cnt, M, b, c, L, out, T, Q):
             out[64 * w + t] = sj
             acc |= _ONE << np.uint64(t)
         if sparse:
-            ntp = _merge_free(ta, ntp, slots, k, tb, posn)
+            ntp = _merge(ta, ntp, slots, k, tb, posn, 1)
             ta, tb = tb, ta
             for i in range(k):
                 at = posn[i]
