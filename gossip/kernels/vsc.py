@@ -46,13 +46,12 @@ import numpy as np
 from ..codecs import DecodeError
 from ..codecs import vsc as ref
 from ..codecs.bitio import write_varint
-from . import vsc_sparse
 from .vsc_bits import _EPS, _LIMIT, _words
 from .vsc_dec import _ERRORS, _raw_decode, _supports_decode, _table
 from .vsc_enc import raw_write, table_bits, vsc_payload
-from .vsc_plan import _analyse, _analyse8, _from_counts, _minmax8, _plan8
-from .vsc_sparse import sparse_scratch
-from .vsc_walk import GROUP, WALK_MAX_J, rows8, scratch_words, walk_decode, walk_encode
+from .vsc_plan import _analyse, _analyse8, _from_counts, _minmax8, _plan8, rows8
+from .vsc_sparse import sparse_capacity, sparse_scratch
+from .vsc_walk import GROUP, WALK_MAX_J, scratch_words, walk_decode, walk_encode
 
 __all__ = ["encode", "decode", "DecodeError"]
 
@@ -67,8 +66,7 @@ def walk_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, R=None):
     rowof = (sym[1:] - vmin - (sym[1:] > 0)) if pre else np.zeros(0, np.int64)
     S = np.zeros(sum(scratch_words(v.size, cnt, M, b, pre)), np.uint64)
     return walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S,
-                       R if pre else S[:0].reshape((0, 1)), rowof,
-                       sparse_scratch(v.size, cnt, 4, True) if pre else np.zeros(0, np.int64))
+                       R if pre else S[:0].reshape((0, 1)), rowof, _NONE, _NONE)
 
 
 def _encode_q8(v: np.ndarray, words: np.ndarray, walk: int):
@@ -81,15 +79,15 @@ def _encode_q8(v: np.ndarray, words: np.ndarray, walk: int):
         return None
     d = v.size
     R = np.zeros((hi - lo, (d + 63) // 64), np.uint64)
-    ok, est, sym, cnt, lut, M, b, c, rowof, ns, nq = _plan8(v, words, lo, R, walk, vsc_sparse.SPARSE)
+    pos = np.empty(sparse_capacity(d), np.int64)
+    ok, est, sym, cnt, lut, M, b, c, rowof, ns, nq = _plan8(v, words, lo, R, pos, walk)
     width = max(2 * hi, -2 * lo - 1).bit_length()
     raw_bits = 8 + d * width
     thr = ref.VSC_BUILD_SLACK * raw_bits
     if not ok or est > thr or abs(est - thr) <= _EPS * thr:
         return None
-    e = np.zeros(0, np.int64)
-    nbits, W = walk_encode(v, words, lut, lo, e, e, sym, cnt, M, b, c, np.zeros(ns, np.uint64),
-                           R, rowof, np.zeros(nq, np.int64))
+    nbits, W = walk_encode(v, words, lut, lo, _NONE, _NONE, sym, cnt, M, b, c,
+                           np.zeros(ns, np.uint64), R, rowof, np.empty(nq, np.int64), pos)
     if nbits > raw_bits:
         return None
     return _vsc_message(d, nbits, W), cnt
@@ -112,6 +110,7 @@ def _leb128(n: int) -> bytes:
 
 
 _EMPTY = ref.encode(np.zeros(0, np.int64))
+_NONE = np.zeros(0, np.int64)  # an absent int64 array argument of a kernel (never written)
 _LITTLE = sys.byteorder == "little"
 
 
@@ -177,7 +176,7 @@ def encode_counted(symbols, walk: int | None = None) -> tuple[bytes, np.ndarray]
             R = np.zeros((hi - lo, (d + 63) // 64), np.uint64)
             code, vmin, vmax = 0, lo, hi
             (sym, cnt, lut, vals, ranks, M, b, c, L, flag, est) = _from_counts(
-                rows8(v, words, lo, R), np.int64(lo), d)
+                rows8(v, words, lo, R, _NONE), np.int64(lo), d)
             if sym[0] != 0:  # 0 has no bitmap there: free R, walk_payload builds its own
                 R = None
         else:

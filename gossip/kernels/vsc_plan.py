@@ -1,6 +1,7 @@
 """The VSC encoder's plan (numba): the histogram of the symbols, their order (count desc,
 value asc), the rank lookup and the Golomb parameters with the closed-form size estimate;
-for quantizer-like int8 symbols, all of it and the walk's scratch sizes in one call
+for quantizer-like int8 symbols, the histogram, the occurrence bitmaps and the coded positions
+in one pass (:func:`rows8`) and all of the plan with the walk's scratch sizes in one call
 (:func:`_plan8`)."""
 
 from __future__ import annotations
@@ -8,9 +9,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ._llvm import ctz64, popcount64
 from .vsc_bits import _HIST_SPAN, _LIMIT, _estimate, _free_slots, _golomb
-from .vsc_enc import hist8
-from .vsc_walk import rows8, scratch_words
+from .vsc_enc import _mask_words, byte_mask, hist8
+from .vsc_walk import scratch_words
+
+_ONE = np.uint64(1)
 
 
 @njit(cache=True)
@@ -123,15 +127,77 @@ def _minmax8(v):
 
 
 @njit(cache=True)
-def _plan8(v, words, lo, R, walk, sparse):
-    """The quantizer-like int8 plan in one call: :func:`rows8` (histogram and bitmaps),
+def rows8(v, words, lo, R, pos):
+    """int8 symbols in ``[lo, lo + R.shape[0]]`` holding 0: one bitmap per nonzero value
+    (row ``x - lo - (x > 0)`` of ``R``, zeroed ``(span - 1, ceil(d / 64))``) and the counts
+    of every value from ``lo`` on: the histogram and the occurrence bitmaps in one pass; the
+    positions of the nonzero entries, in order, go to ``pos`` as far as they fit (all of
+    them when there are at most ``pos.size``: the sparse walk's input)."""
+    n = v.size
+    nr = R.shape[0]
+    full = words.size // 8
+    cap = pos.size
+    g = np.int64(0)
+    bw = np.empty(nr, np.uint64)
+    for r in range(nr):
+        x = lo + r + (r >= -lo)
+        bw[r] = np.uint64(x & 255) * np.uint64(0x0101010101010101)
+    for blk in range(full):
+        z = np.uint64(0)
+        for k in range(8 * blk, 8 * blk + 8):
+            z |= words[k]
+        if z == 0:
+            continue
+        m = np.uint64(0)
+        for u in range(8):
+            m |= byte_mask(words[8 * blk + u]) << np.uint64(8 * u)
+        if popcount64(m) > 24:  # dense block: byte compares per value
+            for r in range(nr):
+                R[r, blk] = ~_mask_words(words, 8 * blk, bw[r])
+            while m and g < cap:
+                pos[g] = 64 * blk + ctz64(m)
+                m &= m - _ONE
+                g += 1
+            continue
+        while m:
+            t = ctz64(m)
+            m &= m - _ONE
+            x = np.int64(v[64 * blk + t])
+            R[x - lo - (x > 0), blk] |= _ONE << np.uint64(t)
+            if g < cap:
+                pos[g] = 64 * blk + t
+            g += 1
+    for i in range(64 * full, n):
+        x = np.int64(v[i])
+        if x != 0:
+            R[x - lo - (x > 0), i >> 6] |= _ONE << np.uint64(i & 63)
+            if g < cap:
+                pos[g] = i
+            g += 1
+    counts = np.zeros(nr + 1, np.int64)
+    rest = np.int64(0)
+    for r in range(nr):
+        s = np.int64(0)
+        for w in range(R.shape[1]):
+            s += popcount64(R[r, w])
+        counts[r + (r >= -lo)] = s
+        rest += s
+    counts[-lo] = n - rest
+    return counts
+
+
+@njit(cache=True)
+def _plan8(v, words, lo, R, pos, walk):
+    """The quantizer-like int8 plan in one call: :func:`rows8` (histogram, bitmaps and, up
+    to ``pos.size`` of them, the coded positions),
     the Golomb plan, each coded symbol's row of ``R`` and the scratch sizes of
-    :func:`walk_encode` (its ``S`` words and its sparse ``Q`` entries) -> (usable, estimate,
+    :func:`walk_encode` (its ``S`` words and its sparse ``Q`` entries: none unless every
+    coded position fits ``pos``) -> (usable, estimate,
     sym, cnt, lut, M, b, c, rowof, S size, Q size); not usable (mode not 0, a Golomb ratio
     near an integer, too many symbols): the general path."""
     d = v.size
-    sym, cnt, lut, vals, ranks, M, b, c, L, flag, est = _from_counts(rows8(v, words, lo, R),
-                                                                    lo, d)
+    sym, cnt, lut, vals, ranks, M, b, c, L, flag, est = _from_counts(
+        rows8(v, words, lo, R, pos), lo, d)
     J = sym.size - 1
     rowof = sym[1:] - lo - (sym[1:] > 0)
     if sym[0] != 0 or flag or J < 1 or J > walk:
@@ -139,4 +205,4 @@ def _plan8(v, words, lo, R, walk, sparse):
     se, nw, sw, sp, sb = scratch_words(d, cnt, M, b, True)
     G = d - cnt[0]
     return True, est, sym, cnt, lut, M, b, c, rowof, se + nw + sw + sp + sb, \
-        4 * G + nw if G <= sparse * nw else 0
+        3 * G if G <= pos.size else 0

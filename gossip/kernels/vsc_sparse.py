@@ -10,20 +10,20 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._llvm import ctz64
-
-_ONE = np.uint64(1)
 SPARSE = 1.0  # the sparse walk for at most this many coded occurrences per word of 64
 
 
-def sparse_scratch(d: int, cnt, parts: int, words: bool = False) -> np.ndarray:
+def sparse_capacity(d: int) -> int:
+    """The most coded occurrences for which the sparse walk is taken (``SPARSE`` per word)."""
+    return min(d, int(SPARSE * ((d + 63) // 64)))
+
+
+def sparse_scratch(d: int, cnt, parts: int) -> np.ndarray:
     """The sparse walk's scratch: ``parts`` int64 arrays of one entry per coded occurrence
-    (sorted positions, merged ones, slots), then (``words``: the encoder's) ``ceil(d / 64)``
-    words for the OR of the bitmaps; or an empty array when the coded occurrences are too
-    many for the sparse walk to pay (see ``SPARSE``)."""
+    (taken positions, merged ones, slots, positions), or an empty array when the coded
+    occurrences are too many for the sparse walk to pay (see ``SPARSE``)."""
     G = d - int(cnt[0])  # every occurrence but the most frequent symbol's is coded
-    nw = (d + 63) // 64
-    return np.zeros(parts * G + nw * words if G <= SPARSE * nw else 0, np.int64)
+    return np.zeros(parts * G if G <= sparse_capacity(d) else 0, np.int64)
 
 
 @njit(cache=True, inline="always")
@@ -54,27 +54,11 @@ def _merge(tp, ntp, src, k, out, res, decode):
 
 
 @njit(cache=True)
-def _sparse_buckets(v, lut, vmin, vals, ranks, cnt, R, Q):
-    """For the sparse walk (at most ``SPARSE`` coded occurrences per word): every coded
-    position, in order, from the OR of ``R``'s rows (mode 0: they hold every coded entry),
-    bucketed by coded rank (stable) into ``Q``'s second part -> each rank's bucket start.
-    ``Q``: :func:`sparse_scratch` with 4 parts and the words (positions, buckets, taken,
-    merged; the OR)."""
+def _sparse_buckets(v, lut, vmin, vals, ranks, cnt, pos, buck):
+    """The coded positions ``pos`` (in order; :func:`.vsc_plan.rows8` records them) into
+    ``buck``, bucketed by coded rank (stable) -> each rank's bucket start."""
     J = cnt.size - 1
-    nw = R.shape[1]
-    G = (Q.size - nw) // 4
-    pos, buck = Q[:G], Q[G:2 * G]
-    every = Q[4 * G:].view(np.uint64)
-    every[:] = R[0]  # row by row: vectorised
-    for r in range(1, R.shape[0]):
-        every |= R[r]
-    g = np.int64(0)
-    for w in range(R.shape[1]):
-        o = every[w]
-        while o:
-            pos[g] = 64 * w + ctz64(o)
-            o &= o - _ONE
-            g += 1
+    G = buck.size
     off = np.zeros(J + 1, np.int64)
     for j in range(J):
         off[j + 1] = off[j] + cnt[j + 1]

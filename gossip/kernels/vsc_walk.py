@@ -9,7 +9,7 @@ handled; symbol ``j``'s slots are the clear bits of ``T`` in order, counted by p
 * encoder: a pass over the symbols sets the occurrence bits of up to ``GROUP`` coded symbols
   in bitmaps ``E`` (one scatter per differing entry; for int8 with over 1/8 coded entries,
   SWAR byte compares per symbol instead); int8 symbols within ``GROUP + 1`` values holding
-  0 (quantizer output) get their histogram and bitmaps in one pass instead (:func:`rows8`);
+  0 (quantizer output) get their histogram and bitmaps in one pass instead (:func:`.vsc_plan.rows8`);
   each symbol then walks the words: slot = free slots in earlier words + popcount of the
   free bits below it;
 * decoder: each gap gives the next slot; the walk advances whole words by popcount and
@@ -105,7 +105,7 @@ def scratch_words(n, cnt, M, b, pre):
     """Sizes in words of the encoder's buffers for ``n`` symbols: the occurrence bitmaps
     ``E``, the taken bitmap ``T``, the payload ``W`` (table, unary stream and the rest
     appended), the prefixes ``P`` and the last bits ``B`` -> (E, T, W, P, B); no ``E`` when
-    ``pre`` (the caller built the bitmaps: :func:`rows8`)."""
+    ``pre`` (the caller built the bitmaps: :func:`.vsc_plan.rows8`)."""
     J = cnt.size - 1
     nw = (n + 63) // 64
     L = n
@@ -120,61 +120,16 @@ def scratch_words(n, cnt, M, b, pre):
 
 
 @njit(cache=True)
-def rows8(v, words, lo, R):
-    """int8 symbols in ``[lo, lo + R.shape[0]]`` holding 0: one bitmap per nonzero value
-    (row ``x - lo - (x > 0)`` of ``R``, zeroed ``(span - 1, ceil(d / 64))``) and the counts
-    of every value from ``lo`` on: the histogram and the occurrence bitmaps in one pass."""
-    n = v.size
-    nr = R.shape[0]
-    full = words.size // 8
-    bw = np.empty(nr, np.uint64)
-    for r in range(nr):
-        x = lo + r + (r >= -lo)
-        bw[r] = np.uint64(x & 255) * np.uint64(0x0101010101010101)
-    for blk in range(full):
-        z = np.uint64(0)
-        for k in range(8 * blk, 8 * blk + 8):
-            z |= words[k]
-        if z == 0:
-            continue
-        m = np.uint64(0)
-        for u in range(8):
-            m |= byte_mask(words[8 * blk + u]) << np.uint64(8 * u)
-        if popcount64(m) > 24:  # dense block: byte compares per value
-            for r in range(nr):
-                R[r, blk] = ~_mask_words(words, 8 * blk, bw[r])
-            continue
-        while m:
-            t = ctz64(m)
-            m &= m - _ONE
-            x = np.int64(v[64 * blk + t])
-            R[x - lo - (x > 0), blk] |= _ONE << np.uint64(t)
-    for i in range(64 * full, n):
-        x = np.int64(v[i])
-        if x != 0:
-            R[x - lo - (x > 0), i >> 6] |= _ONE << np.uint64(i & 63)
-    counts = np.zeros(nr + 1, np.int64)
-    rest = np.int64(0)
-    for r in range(nr):
-        s = np.int64(0)
-        for w in range(R.shape[1]):
-            s += popcount64(R[r, w])
-        counts[r + (r >= -lo)] = s
-        rest += s
-    counts[-lo] = n - rest
-    return counts
-
-
-@njit(cache=True)
-def walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S, R, rowof, Q):
+def walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S, R, rowof, Q, pos):
     """The whole VSC payload (``K >= 2``) -> (its bit length, its words: a view of ``S``).
     ``S``: zeroed scratch of the sizes :func:`scratch_words` gives, in that order.  The
     payload ``W`` gets the symbol table and the unary stream; ``P`` and ``B`` collect the
     remainder prefixes and the last bits, appended to ``W`` at the end.  ``rowof`` (when not
     empty): the row of ``R`` holding each coded symbol's bitmap (:func:`rows8`).  ``Q``:
-    :func:`sparse_scratch` (4 parts and the words; not empty, with ``R``: each symbol's
-    slots come from a branch-free merge with the taken positions, :func:`_sparse_buckets`,
-    instead of the walk over every word of ``T``)."""
+    empty, or (the sparse walk) 3 int64 parts of one entry per coded occurrence, with
+    ``pos`` holding every coded position (:func:`.vsc_plan.rows8`): each symbol's slots then come from
+    a branch-free merge with the taken positions (:mod:`.vsc_sparse`) instead of the walk
+    over every word of ``T``."""
     n = v.size
     sparse = Q.size > 0
     J = cnt.size - 1
@@ -195,10 +150,11 @@ def walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S, R, rowof
     pk, pacc, pna = 0, np.uint64(0), 0
     bk, bacc, bna = 0, np.uint64(0), 0
     dense = 8 * (n - cnt[0]) > n  # over 1/8 coded: int8 bitmaps by byte compares
-    G = (Q.size - nw) // 4 if sparse else 0
-    slots, buck, ta, tb = Q[:G], Q[G:2 * G], Q[2 * G:3 * G], Q[3 * G:4 * G]
+    G = Q.size // 3
+    buck, ta, tb = Q[:G], Q[G:2 * G], Q[2 * G:]
+    slots = pos  # free once the positions are in their buckets
     ntp = np.int64(0)
-    off = _sparse_buckets(v, lut, vmin, vals, ranks, cnt, R, Q) if sparse else Q
+    off = _sparse_buckets(v, lut, vmin, vals, ranks, cnt, pos, buck) if sparse else Q
     for jhi in range(J - 1, -1, -GROUP):  # a group: coded ranks jhi down to jlo
         jlo = max(jhi - GROUP + 1, 0)
         if jhi < J - 1:
