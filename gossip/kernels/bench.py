@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
 import numpy as np
@@ -106,8 +107,8 @@ def bench_codec(sizes, fracs, repeats: int) -> list[dict]:
 
 
 def bench_quant(d: int, repeats: int) -> list[dict]:
-    from ..prox import soft_threshold
     from ..compressors import DitheredQuantizer
+    from ..prox import soft_threshold
     from . import quant
 
     rng = np.random.default_rng(0)
@@ -141,22 +142,53 @@ def bench_quant(d: int, repeats: int) -> list[dict]:
     return rows
 
 
+def _numbers(kind, lo, hi, one: bool = False):
+    """An argparse type: comma-separated numbers (``1e5`` allowed for integers) within
+    [lo, hi]; a bad one is refused naming the value and the range (argparse: exit 2)."""
+    def parse(text: str):
+        out = []
+        for part in [t for t in text.split(",") if t.strip()] or [""]:
+            try:
+                x = float(part)
+                x = kind(x) if kind is float or x == int(x) else None
+            except (ValueError, OverflowError):
+                x = None
+            if x is None or x < lo or (hi is not None and x > hi):
+                want = "an integer" if kind is int else "a number"
+                raise argparse.ArgumentTypeError(
+                    f"{part.strip()!r}: want {want} >= {lo}" + (f" and <= {hi}" if hi is not None
+                                                             else ""))
+            out.append(x)
+        if one and len(out) != 1:
+            raise argparse.ArgumentTypeError(f"{text!r}: want one value")
+        return out[0] if one else out
+    return parse
+
+
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m gossip.kernels.bench", description=__doc__,
+    p = argparse.ArgumentParser(prog="gossip bench kernels", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--sizes", default="1e5,1e6,1e7")
-    p.add_argument("--fractions", default="0.01,0.1,0.5")
-    p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--quant-d", type=float, default=1.5e6)
+    p.add_argument("--sizes", default="1e5,1e6,1e7", type=_numbers(int, 1, None),
+                   help="symbol counts d, comma-separated (default 1e5,1e6,1e7)")
+    p.add_argument("--fractions", default="0.01,0.1,0.5", type=_numbers(float, 0.0, 1.0),
+                   help="fractions of nonzero symbols in [0, 1], comma-separated "
+                        "(default 0.01,0.1,0.5)")
+    p.add_argument("--repeats", type=_numbers(int, 1, None, one=True), default=5,
+                   help="interleaved timing samples per kernel, best kept (default 5)")
+    p.add_argument("--quant-d", type=_numbers(int, 1, None, one=True), default=1500000,
+                   help="entries for the quantizer kernels (default 1.5e6)")
     p.add_argument("--json", action="store_true", help="print JSON rows instead of tables")
     a = p.parse_args(argv)
-    from . import warm
+    from . import available, unavailable_reason, warm
 
+    if not available():
+        print(f"gossip bench kernels: the compiled kernels need numba, which does not import "
+              f"({unavailable_reason()}); pip install numba", file=sys.stderr)
+        return 2
     warm()
-    sizes = [int(float(x)) for x in a.sizes.split(",") if x]
-    fracs = [float(x) for x in a.fractions.split(",") if x]
+    sizes, fracs = a.sizes, a.fractions
     codec = bench_codec(sizes, fracs, a.repeats)
-    qrows = bench_quant(int(a.quant_d), a.repeats)
+    qrows = bench_quant(a.quant_d, a.repeats)
     if a.json:
         print(json.dumps({"codec": codec, "quant": qrows}, indent=1))
         return 0

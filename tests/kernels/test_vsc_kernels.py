@@ -7,9 +7,9 @@ import random
 import numpy as np
 import pytest
 
-from gossip.tools.bench import fuzz
 from gossip.codecs import DecodeError, vsc
 from gossip.kernels import vsc as kv
+from gossip.tools.bench import fuzz
 
 LIM = 2**31
 
@@ -311,3 +311,21 @@ def test_sparse_walk_equals_the_bitmap_walk(monkeypatch):
             assert np.array_equal(kv.decode(msg), z)
             got[force] = [_outcome(h) for h in hostile]
         assert got[0.0] == got[1e9]
+
+
+def test_kernel_bench_runs_and_refuses_bad_options(capsys):
+    """``gossip bench kernels``: a tiny run prints both tables and exits 0 (bytes identical
+    to numpy); a bad option is one argparse line naming the value, exit 2."""
+    from gossip.kernels import bench
+
+    assert bench.main(["--sizes", "3e3", "--fractions", "0.01,0.5", "--repeats", "1",
+                       "--quant-d", "2000"]) == 0
+    out = capsys.readouterr().out
+    assert "c/zstd" in out and "consensus+prox" in out and "False" not in out
+    for bad, word in ((["--sizes", "abc"], "'abc'"), (["--repeats", "0"], "'0'"),
+                      (["--fractions", "1.5"], "'1.5'"), (["--quant-d", "-1"], "'-1'")):
+        with pytest.raises(SystemExit) as e:
+            bench.main(bad)
+        assert e.value.code == 2
+        err = capsys.readouterr().err
+        assert err.count("error:") == 1 and word in err, err
