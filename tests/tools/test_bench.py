@@ -42,3 +42,22 @@ def test_one_mpiexec_lookup(monkeypatch):
 def test_default_bench_options():
     opts, extra = default.build_parser().parse_known_args(["--ranks", "2", "--rounds", "5"])
     assert opts.ranks == 2 and extra == ["--rounds", "5"]
+
+
+def test_bench_options_refused_with_one_line(capsys):
+    """Bad options of bench default / exchange: one argparse error naming the value, exit 2,
+    before anything is launched (a traceback or a one-rank run before)."""
+    import pytest
+
+    from gossip.tools.bench import exchange
+
+    for fn, argv, word in ((default.main, ["--ranks", "1"], "--ranks 1"),
+                           (exchange.main, ["--sizes", "abc"], "'abc'"),
+                           (exchange.main, ["--sizes", "1K,0"], "'0'")):
+        with pytest.raises(SystemExit) as e:
+            fn(argv)
+        assert e.value.code == 2
+        err = capsys.readouterr().err
+        assert err.count("error:") == 1 and word in err, err
+    assert exchange.build_parser().parse_args(["--sizes", "1K,64K,6M"]).sizes == [
+        1024, 65536, 6 << 20]

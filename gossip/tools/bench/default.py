@@ -45,7 +45,8 @@ def bench_default(ranks: int = 4, extra: list[str] | None = None) -> int:
         ("float32 D-PSGD bytes, same rounds", f"{s['dpsgd_float32_bytes_same_rounds']:,}"),
         ("bytes / D-PSGD bytes", f"{s['bytes_vs_dpsgd']:.4f} (1/{1 / s['bytes_vs_dpsgd']:.1f})"
          if s["bytes_vs_dpsgd"] else "n/a (no neighbours)"),
-        ("mean bits per entry per message", f"{s['mean_bits_per_entry']:.4f}"),
+        ("mean bits per entry per message", f"{s['mean_bits_per_entry']:.4f}"
+         if s["mean_bits_per_entry"] is not None else "n/a (no messages)"),
         ("length-header bytes (int64/neighbour/round)", f"{s['total_control_bytes_sent']:,}"),
         ("exact zeros in the final models", f"{1 - s['final_nonzero_fraction']:.2%}"),
         ("training wall time (rank 0)", f"{s['wall_seconds']:.2f} s"),
@@ -60,13 +61,17 @@ def bench_default(ranks: int = 4, extra: list[str] | None = None) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gossip bench default",
                                 description=__doc__.split("\n\n")[0].replace("``", ""))
-    p.add_argument("--ranks", type=int, default=4, help="ranks (mpiexec -n) for the bench run")
+    p.add_argument("--ranks", type=int, default=4,
+                   help="ranks (mpiexec -n) for the bench run, at least 2 (default 4)")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     """``--ranks N``; every other option goes to ``gossip train``."""
-    opts, extra = build_parser().parse_known_args(argv)
+    parser = build_parser()
+    opts, extra = parser.parse_known_args(argv)
+    if opts.ranks < 2:
+        parser.error(f"--ranks {opts.ranks}: the default job gossips between ranks; use 2 or more")
     return bench_default(ranks=opts.ranks, extra=extra)
 
 

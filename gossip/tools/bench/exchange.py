@@ -26,10 +26,26 @@ def parse_size(text: str) -> int:
     return int(float(text[:-1] if text[-1:] in UNITS else text) * mult)
 
 
+def _sizes(text: str) -> list[int]:
+    """``--sizes``: comma-separated sizes of at least one byte; a bad one is named."""
+    out = []
+    for part in [t for t in text.split(",") if t.strip()] or [""]:
+        try:
+            n = parse_size(part)
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise argparse.ArgumentTypeError(
+                f"{part.strip()!r}: want a size of at least 1 byte, e.g. 1K, 64K, 6M")
+        out.append(n)
+    return out
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gossip bench exchange", description=__doc__.split("\n\n")[0])
     p.add_argument("--ranks", type=int, default=4, help="MPI ranks on a ring (default 4)")
-    p.add_argument("--sizes", default="1K,64K,1M,6M,64M", help="message sizes, comma-separated")
+    p.add_argument("--sizes", default="1K,64K,1M,6M,64M", type=_sizes,
+                   help="message sizes in bytes (K, M, G suffixes), comma-separated")
     p.add_argument("--repeats", type=int, default=7, help="timed exchanges of each kind per size")
     p.add_argument("--mpi-wait", default="yield", choices=("yield", "block", "sleep"),
                    help="how MPICommunicator waits, as gossip train --mpi-wait (default yield)")
@@ -75,7 +91,7 @@ def _measure(args) -> int:
     peers = list(comm.neighbours[me])
     graph = comm.graph
     rows = []
-    for size in [parse_size(s) for s in args.sizes.split(",")]:
+    for size in args.sizes:
         payload = np.random.default_rng(me).integers(0, 256, size, dtype=np.uint8).tobytes()
         msg = np.frombuffer(payload, dtype=np.uint8)
         outbox = {me: {j: payload for j in peers}}
