@@ -45,15 +45,20 @@ def test_default_bench_options():
 
 
 def test_bench_options_refused_with_one_line(capsys):
-    """Bad options of bench default / exchange: one argparse error naming the value, exit 2,
-    before anything is launched (a traceback or a one-rank run before)."""
+    """Bad options of the benches: one argparse error naming the value, exit 2, before
+    anything is launched or written (before: tracebacks, a one-rank run, a straggler run
+    that hung, "no violations in -5 messages")."""
     import pytest
 
-    from gossip.tools.bench import exchange
+    from gossip.tools.bench import codec, exchange, fuzz, straggler
 
     for fn, argv, word in ((default.main, ["--ranks", "1"], "--ranks 1"),
                            (exchange.main, ["--sizes", "abc"], "'abc'"),
-                           (exchange.main, ["--sizes", "1K,0"], "'0'")):
+                           (exchange.main, ["--sizes", "1K,0"], "'0'"),
+                           (straggler.main, ["--factors", "0"], "--factors 0"),
+                           (straggler.main, ["--ranks", "4", "--slow-rank", "4"], "--slow-rank 4"),
+                           (fuzz.main, ["--count", "0"], "--count 0"),
+                           (codec.main, ["--sizes", "0"], "--sizes 0")):
         with pytest.raises(SystemExit) as e:
             fn(argv)
         assert e.value.code == 2

@@ -131,8 +131,25 @@ def run_bench(args: argparse.Namespace, log=print) -> dict:
             "inputs": results, "targets": targets, "wall_seconds": time.perf_counter() - t0}
 
 
+def _bad_option(args) -> str | None:
+    """The first option out of range, said as the fix (None: all fine)."""
+    if min(args.sizes) < 1:
+        return f"--sizes {min(args.sizes)}: a vector has at least 1 entry"
+    if not all(0 < f <= 1 for f in args.fractions):
+        return f"--fractions {' '.join(map(str, args.fractions))}: each in (0, 1]"
+    if not 0 < args.theta < 1:
+        return f"--theta {args.theta:g}: a ratio P(m+1)/P(m) in (0, 1)"
+    if min(args.rounds, args.early, args.hidden, args.repeats) < 1 or args.early > args.rounds:
+        return "--rounds, --early, --hidden and --repeats must be >= 1, and --early <= --rounds"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    bad = _bad_option(args)
+    if bad:
+        parser.error(bad)
     out = Path(args.out or Path("runs") / f"bench-codec-{time.strftime('%Y%m%d-%H%M%S')}")
     out.mkdir(parents=True, exist_ok=True)
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731

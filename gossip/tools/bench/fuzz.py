@@ -377,7 +377,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.count < 1:
+        parser.error(f"--count {args.count}: fuzz at least 1 message per decoder")
+    if args.slow <= 0 or args.hard_timeout < 0 or args.max_entries < 1:
+        parser.error("--slow must be > 0, --hard-timeout >= 0 (0 = never) and --max-entries >= 1")
     targets = tuple(dict.fromkeys(args.target)) if args.target else TARGETS
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     log(f"fuzzing {', '.join(targets)}: {args.count:,} messages each, seed {args.seed}, "

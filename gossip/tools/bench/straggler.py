@@ -99,6 +99,24 @@ def plot(res: list[dict], path: Path, target: float) -> None:
     print(f"plot: {path}")
 
 
+def _bad_option(opts) -> str | None:
+    """The first option out of range, said as the fix (None: all fine)."""
+    if min(opts.ranks) < 2:
+        return f"--ranks {min(opts.ranks)}: every run needs at least 2 ranks"
+    if min(opts.factors) < 1:
+        return f"--factors {min(opts.factors):g}: a slowdown factor is >= 1 (1 = no straggler)"
+    if not 0 < opts.target <= 1:
+        return f"--target {opts.target:g}: an accuracy in (0, 1]"
+    if opts.rounds < 1 or opts.eval_every < 1:
+        return f"--rounds {opts.rounds} / --eval-every {opts.eval_every}: both must be >= 1"
+    if min(opts.max_staleness) < 0:
+        return f"--max-staleness {min(opts.max_staleness)}: a bound is >= 0 rounds"
+    if not 0 <= opts.slow_rank < min(opts.ranks):
+        return (f"--slow-rank {opts.slow_rank}: not a rank of every run (0..{min(opts.ranks) - 1}"
+                f" with --ranks {' '.join(map(str, opts.ranks))})")
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="gossip bench straggler",
                                 description=__doc__.split("\n\n")[0].replace("``", ""))
@@ -112,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--slow-rank", type=int, default=1)
     p.add_argument("--plot", default="straggler.png", help="where to save the plot")
     opts, extra = p.parse_known_args(argv)
+    bad = _bad_option(opts)
+    if bad:
+        p.error(bad)
     own = {"--out", "--mode", "--slowdown", "--checkpoint-every", "--progress", "--no-progress"}
     clash = sorted({a.split("=")[0] for a in extra} & own)
     if clash:
