@@ -89,6 +89,7 @@ class Deadlines:
         self._alarm_in = np.zeros(1, dtype=np.int64)
         self._pings: list = []  # outstanding ping sends (to peers that may be dead)
         self._pongs: list = []
+        self._status_pool: list = []  # MPI statuses reused by every wait (see _statuses)
         self._alarm_req = self.world.Irecv([self._alarm_in, MPI.INT64_T], source=self.rank,
                                            tag=self.ALARM_TAG)
         self._alarm = _Alarm(self.world, self.rank, self.ALARM_TAG, MPI.INT64_T)
@@ -190,7 +191,7 @@ class Deadlines:
 
     def _statuses(self, n: int) -> list:
         """``n`` reusable MPI statuses (kept between waits: no allocation per round)."""
-        have = self.__dict__.setdefault("_status_pool", [])
+        have = self._status_pool
         while len(have) < n:
             have.append(self.MPI.Status())
         return have[:n]

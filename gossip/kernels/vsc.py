@@ -13,8 +13,7 @@ raise only :class:`~gossip.codecs.DecodeError` for anything malformed.  What dif
   ``O(J d / 64 + G)``), or, with at most one coded occurrence per 64 entries, merge each
   symbol's sorted positions with the taken ones branch-free (:mod:`.vsc_sparse`); the
   encoder reads the symbols once for quantizer-like int8 (a compiled min/max, then the
-  histogram and occurrence bitmaps in one pass, the whole message in three compiled calls:
-  :func:`_encode_q8`), else twice (a histogram, int8 zero words counted eight at a time,
+  histogram, occurrence bitmaps and coded positions in one pass), else twice (a histogram, int8 zero words counted eight at a time,
   then the bitmaps), and every buffer of more than ``O(K)`` bytes is numpy, so memory
   tracing sees it;
 * above that, the encoder (:mod:`.vsc_enc`) makes one support pass over 64-entry masks of
@@ -49,7 +48,7 @@ from ..codecs.bitio import write_varint
 from .vsc_bits import _EPS, _LIMIT, _words
 from .vsc_dec import _ERRORS, _raw_decode, _supports_decode, _table
 from .vsc_enc import raw_write, table_bits, vsc_payload
-from .vsc_plan import _analyse, _analyse8, _from_counts, _minmax8, _plan8, rows8
+from .vsc_plan import _analyse, _analyse8, _from_counts, _minmax8, rows8
 from .vsc_sparse import sparse_capacity, sparse_scratch
 from .vsc_walk import GROUP, WALK_MAX_J, scratch_words, walk_decode, walk_encode
 
@@ -58,39 +57,21 @@ __all__ = ["encode", "decode", "DecodeError"]
 
 # ----------------------------------------------------------------------------- encoder
 
+_NONE = np.zeros(0, np.int64)  # an absent int64 array argument of a kernel (never written)
 
-def walk_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, R=None):
+
+def walk_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, R=None, pos=_NONE):
     """:func:`walk_encode` with its scratch (numpy, so memory tracing sees it) -> (nbits,
-    payload words).  ``R``: the value bitmaps of :func:`rows8` (``sym[0] == 0``) or None."""
+    payload words).  ``R``: the value bitmaps of :func:`rows8` (``sym[0] == 0``) or None;
+    ``pos``: the coded positions :func:`rows8` recorded (all of them when there are at most
+    ``pos.size``: then the sparse walk)."""
     pre = R is not None
-    rowof = (sym[1:] - vmin - (sym[1:] > 0)) if pre else np.zeros(0, np.int64)
+    rowof = (sym[1:] - vmin - (sym[1:] > 0)) if pre else _NONE
     S = np.zeros(sum(scratch_words(v.size, cnt, M, b, pre)), np.uint64)
+    G = v.size - int(cnt[0])
+    Q = np.empty(3 * G if pre and G <= pos.size else 0, np.int64)
     return walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S,
-                       R if pre else S[:0].reshape((0, 1)), rowof, _NONE, _NONE)
-
-
-def _encode_q8(v: np.ndarray, words: np.ndarray, walk: int):
-    """int8 symbols within ``GROUP + 1`` values around a most frequent 0 (the quantizer's):
-    the whole message in three compiled calls -> (message, counts), or None for the general
-    path (every other case, and the rare ones it settles: an estimate near the threshold,
-    a Golomb ratio near an integer, a payload over the raw size)."""
-    lo, hi = _minmax8(v)
-    if not (lo <= 0 <= hi and 0 < hi - lo <= GROUP):
-        return None
-    d = v.size
-    R = np.zeros((hi - lo, (d + 63) // 64), np.uint64)
-    pos = np.empty(sparse_capacity(d), np.int64)
-    ok, est, sym, cnt, lut, M, b, c, rowof, ns, nq = _plan8(v, words, lo, R, pos, walk)
-    width = max(2 * hi, -2 * lo - 1).bit_length()
-    raw_bits = 8 + d * width
-    thr = ref.VSC_BUILD_SLACK * raw_bits
-    if not ok or est > thr or abs(est - thr) <= _EPS * thr:
-        return None
-    nbits, W = walk_encode(v, words, lut, lo, _NONE, _NONE, sym, cnt, M, b, c,
-                           np.zeros(ns, np.uint64), R, rowof, np.empty(nq, np.int64), pos)
-    if nbits > raw_bits:
-        return None
-    return _vsc_message(d, nbits, W), cnt
+                       R if pre else S[:0].reshape((0, 1)), rowof, Q, pos)
 
 
 def _vsc_message(d: int, nbits: int, W: np.ndarray) -> bytes:
@@ -110,7 +91,6 @@ def _leb128(n: int) -> bytes:
 
 
 _EMPTY = ref.encode(np.zeros(0, np.int64))
-_NONE = np.zeros(0, np.int64)  # an absent int64 array argument of a kernel (never written)
 _LITTLE = sys.byteorder == "little"
 
 
@@ -165,18 +145,16 @@ def encode_counted(symbols, walk: int | None = None) -> tuple[bytes, np.ndarray]
     d = v.size
     if d == 0:
         return _EMPTY, np.zeros(0, np.int64)
-    R = None
+    R, pos = None, _NONE
     if v.dtype == np.int8:
         words = v[:d - d % 8].view(np.uint64)
-        fast = _encode_q8(v, words, walk)
-        if fast is not None:
-            return fast
         lo, hi = _minmax8(v)
         if lo <= 0 <= hi and 0 < hi - lo <= GROUP:  # quantizer-like: one pass, see rows8
             R = np.zeros((hi - lo, (d + 63) // 64), np.uint64)
+            pos = np.empty(sparse_capacity(d), np.int64)
             code, vmin, vmax = 0, lo, hi
             (sym, cnt, lut, vals, ranks, M, b, c, L, flag, est) = _from_counts(
-                rows8(v, words, lo, R, _NONE), np.int64(lo), d)
+                rows8(v, words, lo, R, pos), np.int64(lo), d)
             if sym[0] != 0:  # 0 has no bitmap there: free R, walk_payload builds its own
                 R = None
         else:
@@ -204,7 +182,7 @@ def encode_counted(symbols, walk: int | None = None) -> tuple[bytes, np.ndarray]
         if sym.size == 1:
             nbits, W = table_bits(sym, cnt)
         elif sym.size - 1 <= walk:
-            nbits, W = walk_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, R)
+            nbits, W = walk_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, R, pos)
         else:
             nbits, W = vsc_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, L)
         if nbits <= raw_bits:

@@ -1,8 +1,7 @@
 """The VSC encoder's plan (numba): the histogram of the symbols, their order (count desc,
 value asc), the rank lookup and the Golomb parameters with the closed-form size estimate;
 for quantizer-like int8 symbols, the histogram, the occurrence bitmaps and the coded positions
-in one pass (:func:`rows8`) and all of the plan with the walk's scratch sizes in one call
-(:func:`_plan8`)."""
+in one pass (:func:`rows8`)."""
 
 from __future__ import annotations
 
@@ -12,7 +11,6 @@ from numba import njit
 from ._llvm import ctz64, popcount64
 from .vsc_bits import _HIST_SPAN, _LIMIT, _estimate, _free_slots, _golomb
 from .vsc_enc import _mask_words, byte_mask, hist8
-from .vsc_walk import scratch_words
 
 _ONE = np.uint64(1)
 
@@ -184,25 +182,3 @@ def rows8(v, words, lo, R, pos):
         rest += s
     counts[-lo] = n - rest
     return counts
-
-
-@njit(cache=True)
-def _plan8(v, words, lo, R, pos, walk):
-    """The quantizer-like int8 plan in one call: :func:`rows8` (histogram, bitmaps and, up
-    to ``pos.size`` of them, the coded positions),
-    the Golomb plan, each coded symbol's row of ``R`` and the scratch sizes of
-    :func:`walk_encode` (its ``S`` words and its sparse ``Q`` entries: none unless every
-    coded position fits ``pos``) -> (usable, estimate,
-    sym, cnt, lut, M, b, c, rowof, S size, Q size); not usable (mode not 0, a Golomb ratio
-    near an integer, too many symbols): the general path."""
-    d = v.size
-    sym, cnt, lut, vals, ranks, M, b, c, L, flag, est = _from_counts(
-        rows8(v, words, lo, R, pos), lo, d)
-    J = sym.size - 1
-    rowof = sym[1:] - lo - (sym[1:] > 0)
-    if sym[0] != 0 or flag or J < 1 or J > walk:
-        return False, est, sym, cnt, lut, M, b, c, rowof, 0, 0
-    se, nw, sw, sp, sb = scratch_words(d, cnt, M, b, True)
-    G = d - cnt[0]
-    return True, est, sym, cnt, lut, M, b, c, rowof, se + nw + sw + sp + sb, \
-        3 * G if G <= pos.size else 0
