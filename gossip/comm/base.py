@@ -15,33 +15,47 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+#: The exchange's wire protocol (:mod:`.mpi`; the in-process communicator counts as if it
+#: ran it): a payload of at most ``INLINE`` bytes is one MPI message, whose length MPI itself
+#: reports; a larger one is announced by its length (one int64: ``HEAD`` control bytes) and
+#: follows as a second message, received straight into a buffer of that size.
+INLINE = 65536
+HEAD = 8
+
+
 @dataclass
 class ByteCounter:
     """Bytes one rank handed to / got from the communication library."""
 
     sent: int = 0  # payload bytes sent, all neighbours, all rounds
     received: int = 0
-    control_sent: int = 0  # length headers (int64 per neighbour per round)
+    control_sent: int = 0  # length announcements (an int64 per message over INLINE bytes)
     control_received: int = 0
     round_sent: int = 0  # payload bytes of the last round
     round_received: int = 0
     per_neighbour_sent: dict[int, int] = field(default_factory=dict)
     per_neighbour_received: dict[int, int] = field(default_factory=dict)
 
-    def record(self, peers: list[int], sent: list[int], received: list[int],
-               control_each: int) -> None:
-        """One exchange: ``sent[k]`` bytes to ``peers[k]``, ``received[k]`` from it, and
-        ``control_each`` header bytes each way per peer."""
-        self.round_sent = rs = sum(sent)
-        self.round_received = rr = sum(received)
-        self.sent += rs
-        self.received += rr
-        self.control_sent += control_each * len(peers)
-        self.control_received += control_each * len(peers)
+    def record(self, sent: dict[int, bytes], received: dict[int, bytes]) -> None:
+        """One exchange: the payloads sent to each peer and received from it (bytes-likes by
+        peer), and the length announcements of those over ``INLINE`` bytes (see there)."""
+        rs = rr = cs = cr = 0
         ps, pr = self.per_neighbour_sent, self.per_neighbour_received
-        for j, a, b in zip(peers, sent, received):
+        for j, m in sent.items():  # one loop, no generators: this runs every round
+            a, b = len(m), len(received[j])
+            rs += a
+            rr += b
             ps[j] = ps.get(j, 0) + a
             pr[j] = pr.get(j, 0) + b
+            if a > INLINE:
+                cs += HEAD
+            if b > INLINE:
+                cr += HEAD
+        self.round_sent, self.round_received = rs, rr
+        self.sent += rs
+        self.received += rr
+        self.control_sent += cs
+        self.control_received += cr
 
 
 class Communicator(ABC):

@@ -89,7 +89,7 @@ class Deadlines:
         self._alarm_in = np.zeros(1, dtype=np.int64)
         self._pings: list = []  # outstanding ping sends (to peers that may be dead)
         self._pongs: list = []
-        self._status_pool: list = []  # MPI statuses reused by every wait (see _statuses)
+        self._status_pool: list = []  # MPI statuses reused by every quick wait (_quick)
         self._alarm_req = self.world.Irecv([self._alarm_in, MPI.INT64_T], source=self.rank,
                                            tag=self.ALARM_TAG)
         self._alarm = _Alarm(self.world, self.rank, self.ALARM_TAG, MPI.INT64_T)
@@ -189,32 +189,31 @@ class Deadlines:
         else:
             self._wait_poll(reqs, peers, what, limit, then)
 
-    def _statuses(self, n: int) -> list:
-        """``n`` reusable MPI statuses (kept between waits: no allocation per round)."""
-        have = self._status_pool
-        while len(have) < n:
-            have.append(self.MPI.Status())
-        return have[:n]
-
-    def _quick(self, reqs: list, statuses: list) -> bool:
+    def _quick(self, reqs: list) -> list | None:
         """All of ``reqs`` done within ``CHECK_EVERY`` (``Testall`` polls, yielding the core
-        between them in the yield mode; one poll in the others)?  False leaves every request
-        as it was, for the full wait (MPI's ``Testall`` completes none unless all)."""
+        between them in the yield mode; one poll in the others)?  -> statuses, the first
+        ``len(reqs)`` of which are theirs (a list kept between calls: no allocation per
+        round), or None, leaving every request as it was, for the full wait (MPI's
+        ``Testall`` completes none unless all)."""
         MPI = self.MPI
+        statuses = self._status_pool
+        if len(statuses) < len(reqs):
+            statuses += [MPI.Status() for _ in range(len(reqs) - len(statuses))]
+        testall = MPI.Request.Testall
         try:
-            if MPI.Request.Testall(reqs, statuses):
-                return True
+            if testall(reqs, statuses):
+                return statuses
             if self.wait_mode != "yield":
-                return False
-            clock = time.monotonic
+                return None
+            clock, pause = time.monotonic, os.sched_yield
             end = clock() + self.CHECK_EVERY
             while clock() < end:
-                os.sched_yield()
-                if MPI.Request.Testall(reqs, statuses):
-                    return True
+                pause()
+                if testall(reqs, statuses):
+                    return statuses
         except MPI.Exception:
-            return False  # the full wait names the peer whose request failed
-        return False
+            return None  # the full wait names the peer whose request failed
+        return None
 
     def _awaited(self, reqs: list, peers: list) -> list[int]:
         """The peers still awaited; a pending collective (peer ``None``) awaits every rank, so

@@ -29,9 +29,8 @@ class InProcessCommunicator(Communicator):
                 if r not in outbox.get(j, {}):
                     raise ValueError(f"rank {r} -> {j}: not a symmetric exchange")
             inbox[r] = {j: bytes(outbox[j][r]) for j in peers}
-            # Each message carries its length as one int64 header, as under MPI.
-            self.counters[r].record(peers, [len(outbox[r][j]) for j in peers],
-                                    [len(inbox[r][j]) for j in peers], 8)
+            # control bytes as under MPI (base.INLINE): large payloads are announced
+            self.counters[r].record(outbox[r], inbox[r])
         return inbox
 
     def allreduce_sum(self, arrays: dict[int, np.ndarray]) -> np.ndarray:

@@ -1,28 +1,30 @@
 """MPI communicator: one rank per process, point-to-point messages with deadlines.
 
-One exchange: each rank sends each peer one message that starts with the payload's length (one
-int64) and carries the payload too when it is small; a larger payload follows at once as a
-second message, received straight into a buffer of that size.  No round trip: both are posted
-together, with non-blocking ``Isend``/``Irecv`` on a distributed-graph communicator
-(``reorder=False``, so graph ranks are world ranks), and waited for in one wait with a deadline
-(:mod:`.deadline`; how it waits: ``wait_mode``).  Point-to-point rather than neighbourhood
-collectives, so that every wait can have a deadline and a peer that goes silent is named
-(:mod:`.deadline`).  Buffer-based calls only: no pickles.
+One exchange: each rank sends each peer one message.  A payload of at most ``INLINE`` bytes
+(:mod:`.base`) is the message itself, received into a buffer of ``INLINE`` bytes, and MPI's
+status gives its length; a larger one is announced by its length (one int64, another tag) and
+follows at once as a second message, received straight into a buffer of that size.  No round
+trip and no copy: everything is posted together, with non-blocking ``Isend``/``Irecv`` on a
+distributed-graph communicator (``reorder=False``, so graph ranks are world ranks), and waited
+for in one wait with a deadline (:mod:`.deadline`; how it waits: ``wait_mode``).  Point-to-point
+rather than neighbourhood collectives, so that every wait can have a deadline and a peer that
+goes silent is named (:mod:`.deadline`).  Buffer-based calls only: no pickles.
 """
 
 from __future__ import annotations
 
 import struct
+from sys import getrefcount
 
 import numpy as np
 
-from .base import ByteCounter, Communicator
+from .base import HEAD, INLINE, ByteCounter, Communicator
 from .deadline import Deadlines, LostPeerError
 from .launch import launched_by_mpi, world
 
 __all__ = ["MPICommunicator", "LostPeerError", "launched_by_mpi", "world"]
 
-_LEN = struct.Struct("=q")  # the length header: one native int64
+_LEN = struct.Struct("=q")  # a length announcement: one native int64
 
 
 class MPICommunicator(Deadlines, Communicator):
@@ -30,9 +32,8 @@ class MPICommunicator(Deadlines, Communicator):
     or hangs makes the others raise :class:`LostPeerError` naming it, instead of hanging."""
 
     name = "mpi"
-    HEAD_TAG, DATA_TAG = 17, 21
-    HEAD = 8  # the int64 length that precedes every message
-    INLINE = 16384 - HEAD  # payloads up to this size travel in the header's MPI message
+    INLINE_TAG, LEN_TAG, DATA_TAG = 17, 16, 21
+    HEAD, INLINE = HEAD, INLINE
 
     def __init__(self, neighbours: list[tuple[int, ...]], comm=None, timeout: float = 30.0,
                  wait_mode: str = "yield"):
@@ -55,81 +56,88 @@ class MPICommunicator(Deadlines, Communicator):
         for c in (self.world, self.graph):
             c.Set_errhandler(MPI.ERRORS_RETURN)
         self.counters = {self.rank: ByteCounter()}
-        self._sendbox: dict[int, memoryview] = {}  # per peer: header + inline payload
+        self._lens: dict[int, np.ndarray] = {}  # per peer: the length announcement sent
+        self._inbufs: dict[int, np.ndarray] = {}  # per peer: the last inline receive buffer
         self._init_deadlines(wait_mode)
 
-    def _post(self, mine: dict[int, bytes], peers: list[int]) -> tuple[list, list]:
-        """Isend each peer its message -> (header sends, payload sends): requests, one list
-        per peer order.  A header is the length (native int64), followed in the same MPI
-        message by the payload when it is at most ``INLINE`` bytes (copied into the peer's
-        send buffer, reused every exchange: an exchange's sends are complete before it
-        returns), else by a second message of the payload itself (no copy)."""
-        MPI, graph, HEAD, INLINE = self.MPI, self.graph, self.HEAD, self.INLINE
-        heads, data = [], []
-        for j in peers:
-            msg = mine[j]
-            n = len(msg)
-            box = self._sendbox.get(j)
-            if box is None:
-                box = self._sendbox[j] = memoryview(bytearray(HEAD + INLINE))
-            _LEN.pack_into(box, 0, n)
-            if n <= INLINE:
-                box[HEAD:HEAD + n] = msg
-                heads.append(graph.Isend([box[:HEAD + n], MPI.BYTE], dest=j, tag=self.HEAD_TAG))
-            else:
-                heads.append(graph.Isend([box[:HEAD], MPI.BYTE], dest=j, tag=self.HEAD_TAG))
-                data.append((graph.Isend([msg, MPI.BYTE], dest=j, tag=self.DATA_TAG), j))
-        return heads, data
+    def _announce(self, j: int, msg, reqs: list, data: list) -> None:
+        """A payload over ``INLINE`` bytes: its length (appended to ``reqs``), then itself
+        (to ``data``, as (request, peer)), both sent at once."""
+        box = self._lens.get(j)
+        if box is None:
+            box = self._lens[j] = np.zeros(1, np.int64)
+        box[0] = len(msg)  # an exchange's sends are complete before it returns: reusable
+        reqs.append(self.graph.Isend([box, self.MPI.INT64_T], j, self.LEN_TAG))
+        data.append((self.graph.Isend([msg, self.MPI.BYTE], j, self.DATA_TAG), j))
 
-    def _header(self, j: int, head: np.ndarray, status, inbox: dict, label: str):
-        """Peer ``j``'s header has arrived: its inline payload goes to ``inbox`` (-> None), or
-        the receive of the payload that follows is posted (-> that request)."""
-        n = _LEN.unpack_from(head)[0]
-        got = status.Get_count(self.MPI.BYTE)
-        if n < 0 or got != (self.HEAD + n if n <= self.INLINE else self.HEAD):
-            raise LostPeerError(f"rank {self.rank}: malformed header from rank {j} during "
-                                f"{label} (round {self.round}): length {n}, {got} bytes")
-        if n <= self.INLINE:
-            inbox[j] = head.data[self.HEAD:self.HEAD + n]
+    def _arrived(self, j: int, buf: np.ndarray, status, inbox: dict, label: str):
+        """Peer ``j``'s message is in ``buf``: an inline payload goes to ``inbox`` (-> None);
+        an announcement posts the receive of the payload that follows (-> that request)."""
+        MPI = self.MPI
+        got = status.Get_count(MPI.BYTE)
+        if status.Get_tag() == self.INLINE_TAG:
+            inbox[j] = buf.data[:got]
             return None
-        buf = np.empty(n, dtype=np.uint8)
-        inbox[j] = buf.data
-        return self.graph.Irecv([buf, self.MPI.BYTE], source=j, tag=self.DATA_TAG)
+        n = _LEN.unpack_from(buf)[0] if got == self.HEAD else -1
+        if n <= self.INLINE:
+            raise LostPeerError(f"rank {self.rank}: malformed length announcement from rank "
+                                f"{j} during {label} (round {self.round}): {got} bytes, "
+                                f"length {n}")
+        big = np.empty(n, dtype=np.uint8)
+        inbox[j] = big.data
+        return self.graph.Irecv([big, MPI.BYTE], j, self.DATA_TAG)
 
     def exchange(self, outbox: dict[int, dict[int, bytes]],
                  label: str = "the neighbour exchange") -> dict[int, dict[int, memoryview]]:
-        """One message per peer, both ways; the received ones are memoryviews of fresh
-        buffers (bytes-like; no copy), in peer order.  When every header is in and sent at
+        """One message per peer, both ways; the received ones are memoryviews (bytes-like; no
+        copy), in peer order, of buffers that nothing else refers to: a peer's buffer of the
+        last exchange is reused when the caller has let go of every view of it, else a fresh
+        one is taken.  When every message is in and sent at
         once or within ``CHECK_EVERY`` (peers in step: most rounds), one ``Testall`` takes
-        them all, then one wait the payloads that follow; otherwise the full wait, which
-        posts each payload's receive as soon as its header is in."""
+        them all, then one wait the payloads announced; otherwise the full wait, which posts
+        each announced payload's receive as soon as its announcement is in.  The common path
+        is kept to the MPI calls themselves (a 1 KB exchange costs a few microseconds)."""
         MPI = self.MPI
         self.round += 1
         mine = outbox[self.rank]
         peers = sorted(mine)
-        heads = [np.empty(self.HEAD + self.INLINE, dtype=np.uint8) for _ in peers]
-        recvs = [self.graph.Irecv([h, MPI.BYTE], source=j, tag=self.HEAD_TAG)
-                 for h, j in zip(heads, peers)]
+        graph, byte, cap, tag = self.graph, MPI.BYTE, self.INLINE, self.INLINE_TAG
+        pool, bufs = self._inbufs, []
+        for j in peers:  # a peer's receive buffer is reused once nothing else refers to it
+            b = pool.get(j)
+            if b is None or getrefcount(b) > 3:  # 3: pool, b, the call's argument
+                b = pool[j] = np.empty(cap, dtype=np.uint8)
+            bufs.append(b)
+        reqs = [graph.Irecv([b, byte], j, MPI.ANY_TAG) for b, j in zip(bufs, peers)]
+        data: list = []
+        for j in peers:
+            msg = mine[j]
+            if len(msg) <= cap:  # no copy: sent from where it is
+                reqs.append(graph.Isend([msg, byte], j, tag))
+            else:
+                self._announce(j, msg, reqs, data)
         inbox: dict[int, memoryview] = {}
-        hsends, dsends = self._post(mine, peers)
-        reqs = recvs + hsends
-        statuses = self._statuses(len(reqs))
-        if self._quick(reqs, statuses):
-            more = [(r, j) for j, h, st in zip(peers, heads, statuses)
-                    if (r := self._header(j, h, st, inbox, label)) is not None]
-            if more or dsends:
-                self._wait(more + dsends, label)
+        statuses = self._quick(reqs)
+        if statuses is not None:
+            for j, b, st in zip(peers, bufs, statuses):
+                if st.Get_tag() == tag:
+                    inbox[j] = b.data[:st.Get_count(byte)]
+                else:
+                    data.append((self._arrived(j, b, st, inbox, label), j))
+            if data:
+                self._wait(data, label)
         else:
+            npeers = len(peers)
+
             def then(k: int, status) -> list:
-                if k >= len(peers):
+                if k >= npeers:
                     return []  # a send, or a payload received straight into its buffer
-                req = self._header(peers[k], heads[k], status, inbox, label)
+                req = self._arrived(peers[k], bufs[k], status, inbox, label)
                 return [] if req is None else [(req, peers[k])]
 
-            self._wait(list(zip(reqs, peers + peers)) + dsends, label, then=then)
+            self._wait(list(zip(reqs, peers + peers)) + data, label, then=then)
             inbox = {j: inbox[j] for j in peers}  # peer order, not arrival order
-        self.counters[self.rank].record(peers, [len(mine[j]) for j in peers],
-                                        [len(inbox[j]) for j in peers], self.HEAD)
+        self.counters[self.rank].record(mine, inbox)
         return {self.rank: inbox}
 
     def allreduce_sum(self, arrays: dict[int, np.ndarray]) -> np.ndarray:

@@ -34,13 +34,22 @@ def main() -> int:
         assert c.round_sent == len(message(me, t)) * len(topo.neighbours[me])
     c = comm.counters[me]
     assert (c.sent, c.received) == (sent, recv), (c.sent, sent, c.received, recv)
-    # the length header: 8 bytes per peer per exchange, counted apart from the payload
-    assert c.control_sent == c.control_received == 8 * 25 * len(topo.neighbours[me])
-    big = {j: bytes([me % 256]) * (70000 + j) for j in topo.neighbours[me]}  # not inline
-    inbox = comm.exchange({me: big})[me]
-    assert all(bytes(m) == bytes([j % 256]) * (70000 + me) for j, m in inbox.items())
+    # inline payloads (<= INLINE bytes): one MPI message each, no control bytes
+    assert c.control_sent == c.control_received == 0
+    edge = {j: bytes([me % 256]) * comm.INLINE for j in topo.neighbours[me]}  # still inline
+    inbox = comm.exchange({me: edge})[me]
+    assert all(bytes(m) == bytes([j % 256]) * comm.INLINE for j, m in inbox.items())
+    assert c.control_sent == c.control_received == 0
+    big = {j: bytes([me % 256]) * (comm.INLINE + 1 + j) for j in topo.neighbours[me]}
+    inbox = comm.exchange({me: big})[me]  # announced: an int64 length, then the payload
+    assert list(inbox) == list(topo.neighbours[me]), "inbox order"
+    assert all(bytes(m) == bytes([j % 256]) * (comm.INLINE + 1 + me) for j, m in inbox.items())
     assert c.round_sent == sum(len(m) for m in big.values())
-    assert c.round_received == sum(70000 + me for _ in inbox)
+    assert c.round_received == sum(comm.INLINE + 1 + me for _ in inbox)
+    assert c.control_sent == c.control_received == 8 * len(topo.neighbours[me])
+    mixed = {j: bytes(10 if j % 2 else comm.INLINE + 5) for j in topo.neighbours[me]}
+    inbox = comm.exchange({me: mixed})[me]  # some peers inline, some announced
+    assert all(len(m) == (10 if me % 2 else comm.INLINE + 5) for m in inbox.values())
     total = comm.allreduce_sum({me: np.full(3, me, dtype=np.float64)})
     assert np.array_equal(total, np.full(3, n * (n - 1) / 2))
     table = comm.gather_to_root({me: np.array([me, me * 2.0])})

@@ -3,9 +3,11 @@
 ``python -m gossip.tools.bench.exchange [--ranks 4] [--sizes 1K,64K,1M,6M,64M] [--repeats 7]
 [--mpi-wait yield|block|sleep]``
 launches itself under ``mpiexec -n RANKS`` on a ring.  For each message size it times, in
-turns (interleaved, after a barrier each), one ``MPICommunicator.exchange`` and one plain
-mpi4py ``Isend``/``Irecv`` + ``Waitall`` of the same bytes to the same peers; a time is the
-slowest rank's.  Prints the median and best of each and their ratios.
+turns (interleaved, after a barrier each), ``MPICommunicator.exchange`` and plain mpi4py
+``Isend``/``Irecv`` + ``Waitall`` of the same bytes to the same peers; a sample runs enough
+exchanges back to back to last ``SAMPLE_S`` (the same count on every rank and for both kinds),
+and its time per exchange is the slowest rank's.  Prints the median and best of each and their
+ratios.
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ranks", type=int, default=4, help="MPI ranks on a ring (default 4)")
     p.add_argument("--sizes", default="1K,64K,1M,6M,64M", type=_sizes,
                    help="message sizes in bytes (K, M, G suffixes), comma-separated")
-    p.add_argument("--repeats", type=int, default=7, help="timed exchanges of each kind per size")
+    p.add_argument("--repeats", type=int, default=7, help="timed samples of each kind per size (a sample: exchanges lasting "
+                        "5 ms at least)")
     p.add_argument("--mpi-wait", default="yield", choices=("yield", "block", "sleep"),
                    help="how MPICommunicator waits, as gossip train --mpi-wait (default yield)")
     return p
@@ -69,6 +72,9 @@ def _slowest(world, seconds: float) -> float:
     out = np.zeros(1)
     world.Allreduce(np.array([seconds]), out, op=MPI.MAX)
     return float(out[0])
+
+
+SAMPLE_S = 5e-3  # a timing sample lasts this long at least (small messages: many exchanges)
 
 
 def _raw(graph, peers: list[int], msg: np.ndarray) -> None:
@@ -96,21 +102,27 @@ def _measure(args) -> int:
         msg = np.frombuffer(payload, dtype=np.uint8)
         outbox = {me: {j: payload for j in peers}}
         ours, raw = [], []
+        w.Barrier()
+        t0 = time.perf_counter()
+        _raw(graph, peers, msg)  # warm-up, and the calibration of the sample's length
+        loops = max(1, int(SAMPLE_S / max(_slowest(w, time.perf_counter() - t0), 1e-7)))
         for k in range(args.repeats + 1):  # the first of each: warm-up, not counted
             for kind in ((0, 1) if k % 2 else (1, 0)):
                 w.Barrier()
                 t0 = time.perf_counter()
-                if kind == 0:
-                    comm.exchange(outbox)
-                else:
-                    _raw(graph, peers, msg)
-                took = _slowest(w, time.perf_counter() - t0)
+                for _ in range(loops):
+                    if kind == 0:
+                        comm.exchange(outbox)
+                    else:
+                        _raw(graph, peers, msg)
+                took = _slowest(w, time.perf_counter() - t0) / loops
                 if k:
                     (ours if kind == 0 else raw).append(took)
         rows.append((size, np.median(ours), min(ours), np.median(raw), min(raw)))
     if me == 0:
-        print(f"{n} ranks on a ring, {args.repeats} exchanges of each kind per size "
-              f"(interleaved; a time is the slowest rank's; --mpi-wait {args.mpi_wait})")
+        print(f"{n} ranks on a ring, {args.repeats} samples of each kind per size "
+              f"(interleaved; a time per exchange is the slowest rank's; "
+              f"--mpi-wait {args.mpi_wait})")
         print(f"{'size':>10} {'exchange med':>13} {'best':>9} {'raw med':>9} {'best':>9} "
               f"{'ratio med':>9} {'best':>6}")
         for size, om, ob, rm, rb in rows:
