@@ -48,7 +48,7 @@ from ..codecs.bitio import write_varint
 from .vsc_bits import _EPS, _LIMIT, _words
 from .vsc_dec import _ERRORS, _raw_decode, _supports_decode, _table
 from .vsc_enc import raw_write, table_bits, vsc_payload
-from .vsc_plan import _analyse, _analyse8, _from_counts, _minmax8, rows8
+from .vsc_plan import _analyse, _analyse8, _minmax8, plan8
 from .vsc_sparse import sparse_capacity, sparse_scratch
 from .vsc_walk import GROUP, WALK_MAX_J, scratch_words, walk_decode, walk_encode
 
@@ -66,12 +66,11 @@ def walk_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, R=None, po
     ``pos``: the coded positions :func:`rows8` recorded (all of them when there are at most
     ``pos.size``: then the sparse walk)."""
     pre = R is not None
-    rowof = (sym[1:] - vmin - (sym[1:] > 0)) if pre else _NONE
     S = np.zeros(sum(scratch_words(v.size, cnt, M, b, pre)), np.uint64)
     G = v.size - int(cnt[0])
     Q = np.empty(3 * G if pre and G <= pos.size else 0, np.int64)
     return walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S,
-                       R if pre else S[:0].reshape((0, 1)), rowof, Q, pos)
+                       R if pre else S[:0].reshape((0, 1)), Q, pos)
 
 
 def _vsc_message(d: int, nbits: int, W: np.ndarray) -> bytes:
@@ -153,8 +152,7 @@ def encode_counted(symbols, walk: int | None = None) -> tuple[bytes, np.ndarray]
             R = np.zeros((hi - lo, (d + 63) // 64), np.uint64)
             pos = np.empty(sparse_capacity(d), np.int64)
             code, vmin, vmax = 0, lo, hi
-            (sym, cnt, lut, vals, ranks, M, b, c, L, flag, est) = _from_counts(
-                rows8(v, words, lo, R, pos), np.int64(lo), d)
+            (sym, cnt, lut, vals, ranks, M, b, c, L, flag, est) = plan8(v, words, lo, R, pos)
             if sym[0] != 0:  # 0 has no bitmap there: free R, walk_payload builds its own
                 R = None
         else:

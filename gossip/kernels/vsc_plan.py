@@ -182,3 +182,9 @@ def rows8(v, words, lo, R, pos):
         rest += s
     counts[-lo] = n - rest
     return counts
+
+
+@njit(cache=True)
+def plan8(v, words, lo, R, pos):
+    """:func:`rows8`, then the plan from its counts (:func:`_from_counts`): one call."""
+    return _from_counts(rows8(v, words, lo, R, pos), np.int64(lo), v.size)

@@ -120,12 +120,12 @@ def scratch_words(n, cnt, M, b, pre):
 
 
 @njit(cache=True)
-def walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S, R, rowof, Q, pos):
+def walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S, R, Q, pos):
     """The whole VSC payload (``K >= 2``) -> (its bit length, its words: a view of ``S``).
     ``S``: zeroed scratch of the sizes :func:`scratch_words` gives, in that order.  The
     payload ``W`` gets the symbol table and the unary stream; ``P`` and ``B`` collect the
-    remainder prefixes and the last bits, appended to ``W`` at the end.  ``rowof`` (when not
-    empty): the row of ``R`` holding each coded symbol's bitmap (:func:`rows8`).  ``Q``:
+    remainder prefixes and the last bits, appended to ``W`` at the end.  ``R`` (when it has rows): the value bitmaps
+    of :func:`.vsc_plan.rows8` (``sym[0] == 0``; value ``x`` in row ``x - vmin - (x > 0)``).  ``Q``:
     empty, or (the sparse walk) 3 int64 parts of one entry per coded occurrence, with
     ``pos`` holding every coded position (:func:`.vsc_plan.rows8`): each symbol's slots then come from
     a branch-free merge with the taken positions (:mod:`.vsc_sparse`) instead of the walk
@@ -133,7 +133,7 @@ def walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S, R, rowof
     n = v.size
     sparse = Q.size > 0
     J = cnt.size - 1
-    pre = rowof.size > 0
+    pre = R.shape[0] > 0
     se, nw, sw, sp, sb = scratch_words(n, cnt, M, b, pre)
     E = S[:se].reshape((se // nw, nw))
     T = S[se:se + nw]
@@ -189,7 +189,8 @@ def walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S, R, rowof
                 if jlo <= j <= jhi:
                     E[jhi - j, blk] |= _ONE << np.uint64(t)
         for j in range(jhi, jlo - 1, -1):
-            e_row = R[rowof[j]] if pre else E[jhi - j]
+            x = np.int64(sym[j + 1])
+            e_row = R[x - vmin - np.int64(x > 0)] if pre else E[jhi - j]
             mj = M[j]
             wb = max(b[j] - 1, 0)
             cj = c[j]
