@@ -99,7 +99,7 @@ def _write_run(path, *, ranks=2, rounds=10, eval_every=2, step=0.1, eval_cost=0.
         clock += step + (eval_cost if is_eval else 0.0)
         for r in range(ranks):
             vals = dict(round=t, rank=r, loss=1.0 / t, bytes_sent=sent, bytes_received=sent,
-                        control_bytes_sent=16, bits_per_entry=32.0, symbol_entropy_bits=math.nan,
+                        control_bytes_sent=16 * t, bits_per_entry=32.0, symbol_entropy_bits=math.nan,
                         nonzero_fraction=1.0, kept_entries=0, skipped=0,
                         test_accuracy=acc.get(t, 0.0) if is_eval else math.nan,
                         consensus_distance=0.1 if is_eval else math.nan,
@@ -131,7 +131,9 @@ def test_analyse_synthetic(tmp_path):
     assert f["target_round"] == 6  # from the replay's curve
     assert f["time_to_target_s"] == pytest.approx(6 * 0.12)  # the timed run's clock, max over ranks
     assert f["time_to_target_busy_s"] == pytest.approx(6 * 0.1)  # the phases alone
-    assert f["bytes_to_target"] == 6 * 2 * (1000 + 16)
+    # payload of rounds 1..6 plus the cumulative control bytes at round 6, of both ranks
+    assert f["bytes_to_target"] == 6 * 2 * 1000 + 2 * 16 * 6
+    assert f["bytes_total"] == 10 * 2 * 1000 + 2 * 16 * 10
     assert f["final_accuracy"] == 0.97 and f["best_accuracy"] == 0.97
     assert f["split"] == pytest.approx({"compute": 0.1, "codec": 0.2, "wire": 0.7})
     assert f["other_share"] == pytest.approx(0.2 / 1.2)

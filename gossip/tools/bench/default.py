@@ -47,7 +47,7 @@ def bench_default(ranks: int = 4, extra: list[str] | None = None) -> int:
          if s["bytes_vs_dpsgd"] else "n/a (no neighbours)"),
         ("mean bits per entry per message", f"{s['mean_bits_per_entry']:.4f}"
          if s["mean_bits_per_entry"] is not None else "n/a (no messages)"),
-        ("length-header bytes (int64/neighbour/round)", f"{s['total_control_bytes_sent']:,}"),
+        ("length announcements (int64 per payload > 64 KiB)", f"{s['total_control_bytes_sent']:,}"),
         ("exact zeros in the final models", f"{1 - s['final_nonzero_fraction']:.2%}"),
         ("training wall time (rank 0)", f"{s['wall_seconds']:.2f} s"),
         ("whole launch incl. imports", f"{launch:.2f} s"),

@@ -136,7 +136,7 @@ def notes(cmp: Comparison, rows: list[dict], ratio_note: str) -> str:
          f"(train.eval_every); {DASH} = never reached."),
         (f"bytes/rank to {t}: payload bytes handed to the transport in rounds 1..R (R = rounds "
          f"to {t}), summed over all ranks, divided by the world size ({cmp.ranks}). Total "
-         f"bytes: all ranks, all rounds, payload only (length headers not included)."),
+         f"bytes: all ranks, all rounds, payload only (length announcements not included)."),
         (f"time to {t}: training wall seconds until round R ended on the slowest rank "
          f"(elapsed_s of metrics.jsonl; evaluation rounds included, launch and imports not)."),
         ratio_note,

@@ -52,8 +52,9 @@ def analyse(run_dir: Path | str, target: float, replay_dir: Path | str) -> dict:
     clock = {t: max(r["elapsed_s"] for r in by_round[t]) for t in rounds}
     phases = {t: sum(r["compute_s"] + r["codec_s"] + r["wire_s"] for r in by_round[t])
               / len(by_round[t]) for t in rounds}
-    sent = {t: sum(r.get("bytes_sent", 0) + r.get("control_bytes_sent", 0) for r in by_round[t])
-            for t in rounds}
+    sent = {t: sum(r.get("bytes_sent", 0) for r in by_round[t]) for t in rounds}
+    # control_bytes_sent is cumulative per rank (metrics.jsonl): taken at a round, not summed
+    control = {t: sum(r.get("control_bytes_sent", 0) for r in by_round[t]) for t in rounds}
     step = [clock[t] - (clock[rounds[i - 1]] if i else 0.0) for i, t in enumerate(rounds)]
     s_per_round = statistics.median(step[:-1] or step)
     hit = next((t for t in sorted(avg) if avg[t] >= target and t in clock), None)
@@ -70,12 +71,12 @@ def analyse(run_dir: Path | str, target: float, replay_dir: Path | str) -> dict:
         "target_round": hit,
         "time_to_target_s": clock[hit] if hit is not None else None,
         "time_to_target_busy_s": phases[hit] if hit is not None else None,
-        "bytes_to_target": (sum(sent[t] for t in rounds if t <= hit) if hit is not None
-                            else None),
+        "bytes_to_target": (sum(sent[t] for t in rounds if t <= hit) + control[hit]
+                            if hit is not None else None),
         "final_accuracy": avg[final_t] if final_t is not None else None,
         "best_accuracy": max(avg.values()) if avg else None,
         "elapsed_s": elapsed,
-        "bytes_total": sum(sent.values()),
+        "bytes_total": sum(sent.values()) + control[last],
         "phase_s": mean,
         "split": {k[:-2]: (v / busy if busy > 0 else 0.0) for k, v in mean.items()},
         "other_share": (elapsed - busy) / elapsed if elapsed > 0 else 0.0,
