@@ -10,12 +10,14 @@ raise only :class:`~gossip.codecs.DecodeError` for anything malformed.  What dif
 * up to ``WALK_MAX_J`` (64) coded symbols (any quantizer with at most 32 levels), both
   directions walk a bitmap of taken positions symbol by symbol in stream order
   (:mod:`.vsc_walk`: one sequential cursor per sub-stream, popcount/select per 64-bit word,
-  ``O(J d / 64 + G)``), or, with at most one coded occurrence per 64 entries, merge each
-  symbol's sorted positions with the taken ones branch-free (:mod:`.vsc_sparse`); the
-  encoder reads the symbols once for quantizer-like int8 (a compiled min/max, then the
-  histogram, occurrence bitmaps and coded positions in one pass), else twice (a histogram, int8 zero words counted eight at a time,
-  then the bitmaps), and every buffer of more than ``O(K)`` bytes is numpy, so memory
-  tracing sees it;
+  ``O(J d / 64 + G)``), or, with at most one coded occurrence per 64 entries, get the slots
+  from the coded positions directly (:mod:`.vsc_sparse`: one pass to encode, a branch-free
+  merge per symbol to decode); the encoder reads the symbols once for quantizer-like int8
+  (a compiled min/max, then the histogram, occurrence bitmaps and coded positions in one
+  pass), else twice (a histogram, int8 zero words counted eight at a time, then the
+  bitmaps), and every buffer of more than ``O(K)`` bytes is numpy, so memory tracing sees
+  it; the usual calls cross into numba with one array for the plan or table
+  (:mod:`.vsc_packed`);
 * above that, the encoder (:mod:`.vsc_enc`) makes one support pass over 64-entry masks of
   the entries that differ from the first symbol, a Fenwick tree counting the rarer
   occurrences, writing every Golomb code into per-symbol scratch regions that are then
@@ -46,9 +48,10 @@ from ..codecs import DecodeError
 from ..codecs import vsc as ref
 from ..codecs.bitio import write_varint
 from .vsc_bits import _EPS, _LIMIT, _words
-from .vsc_dec import _ERRORS, _raw_decode, _supports_decode, _table
+from .vsc_dec import _ERRORS, _raw_decode, _supports_decode
+from .vsc_packed import plan8_packed, table_packed, walk8, walk_decode_packed
 from .vsc_enc import raw_write, table_bits, vsc_payload
-from .vsc_plan import _analyse, _analyse8, _minmax8, plan8
+from .vsc_plan import _analyse, _analyse8, _minmax8
 from .vsc_sparse import sparse_capacity, sparse_scratch
 from .vsc_walk import GROUP, WALK_MAX_J, scratch_words, walk_decode, walk_encode
 
@@ -68,7 +71,7 @@ def walk_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, R=None, po
     pre = R is not None
     S = np.zeros(sum(scratch_words(v.size, cnt, M, b, pre)), np.uint64)
     G = v.size - int(cnt[0])
-    Q = np.empty(3 * G if pre and G <= pos.size else 0, np.int64)
+    Q = np.empty(G if pre and G <= pos.size else 0, np.int64)
     return walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S,
                        R if pre else S[:0].reshape((0, 1)), Q, pos)
 
@@ -78,23 +81,63 @@ def _vsc_message(d: int, nbits: int, W: np.ndarray) -> bytes:
     if _LITTLE:  # MSB-first words -> the payload's (big-endian) byte order
         W.byteswap(inplace=True)
     payload = memoryview(W.view(np.uint8))[:(nbits + 7) // 8]
-    head = b"GV" + bytes((ref.VERSION, ref.KIND_VSC)) + _leb128(d) + _leb128(nbits)
+    head = _VSC_HEAD + _leb128(d) + _leb128(nbits)
     crc = zlib.crc32(payload, zlib.crc32(head))
     return b"".join((head, struct.pack("<I", crc), payload))
 
 
+_VSC_HEAD = ref.MAGIC + bytes((ref.VERSION, ref.KIND_VSC))
+
+
 def _leb128(n: int) -> bytes:
+    """``write_varint``, without its loop for the usual sizes (below 2**21)."""
     if n < 0x80:
         return bytes((n,))
+    if n < 0x4000:
+        return bytes((n & 0x7F | 0x80, n >> 7))
+    if n < 0x200000:
+        return bytes((n & 0x7F | 0x80, n >> 7 & 0x7F | 0x80, n >> 14))
     return write_varint(n)
+
+
+def _varint(head: bytes, pos: int) -> tuple[int, int]:
+    """A minimal varint of at most 3 bytes at ``pos`` -> (value, next position), else
+    (-1, pos): the caller then takes the reference parser, which names what is wrong."""
+    n = len(head)
+    if pos < n and head[pos] < 0x80:
+        return head[pos], pos + 1
+    if pos + 1 < n and 0 < head[pos + 1] < 0x80:
+        return head[pos] & 0x7F | head[pos + 1] << 7, pos + 2
+    if pos + 2 < n and head[pos + 1] >= 0x80 and 0 < head[pos + 2] < 0x80:
+        return head[pos] & 0x7F | (head[pos + 1] & 0x7F) << 7 | head[pos + 2] << 14, pos + 3
+    return -1, pos
+
+
+def _parse_header(head: bytes) -> tuple[int, int, int, int]:
+    """``ref._parse_header`` (-> kind, d, nbits, header length), its loops skipped for a
+    well-formed header with sizes below 2**21; anything else goes to the reference."""
+    if head[:2] == ref.MAGIC and len(head) >= 4 and head[2] == ref.VERSION \
+            and head[3] in ref.KIND_NAMES:
+        d, pos = _varint(head, 4)
+        if d >= 0:
+            nbits, pos = _varint(head, pos)
+            if nbits >= 0:
+                return head[3], d, nbits, pos
+    _, kind, d, nbits, hlen = ref._parse_header(head)
+    return kind, d, nbits, hlen
 
 
 _EMPTY = ref.encode(np.zeros(0, np.int64))
 _LITTLE = sys.byteorder == "little"
 
 
+_FAST = (np.dtype(np.int8), np.dtype(np.int16), np.dtype(np.int32), np.dtype(np.int64))
+
+
 def _as_symbols(symbols) -> np.ndarray:
     """Flat, native-order integer array in its own dtype (bools as uint8 0/1)."""
+    if type(symbols) is np.ndarray and symbols.dtype in _FAST and symbols.flags.c_contiguous:
+        return symbols.reshape(-1)  # the usual case (quantizer output): nothing to check
     a = np.asarray(symbols)
     if a.dtype == np.bool_:
         a = a.view(np.uint8)
@@ -152,7 +195,20 @@ def encode_counted(symbols, walk: int | None = None) -> tuple[bytes, np.ndarray]
             R = np.zeros((hi - lo, (d + 63) // 64), np.uint64)
             pos = np.empty(sparse_capacity(d), np.int64)
             code, vmin, vmax = 0, lo, hi
-            (sym, cnt, lut, vals, ranks, M, b, c, L, flag, est) = plan8(v, words, lo, R, pos)
+            T, K, flag, est, sw = plan8_packed(v, words, lo, R, pos)
+            width = max(2 * hi, -2 * lo - 1).bit_length()
+            raw_bits = 8 + d * width
+            thr = ref.VSC_BUILD_SLACK * raw_bits
+            if (not flag and est <= thr and abs(est - thr) > _EPS * thr and 2 <= K <= walk + 1
+                    and T[0, 0] == 0):  # the usual case, decided as below, in fewer calls
+                G = d - int(T[1, 0])
+                nbits, W = walk8(v, words, T, K, lo, np.zeros(sw, np.uint64), R,
+                                 np.empty(G if G <= pos.size else 0, np.int64), pos)
+                if nbits <= raw_bits:
+                    return _vsc_message(d, nbits, W), T[1, :K]
+            sym, cnt, M, b, c, L = T[0, :K], T[1, :K], T[2, :K - 1], T[3, :K - 1], \
+                T[4, :K - 1], T[5, :K - 1]
+            lut, vals, ranks = T[6], _NONE, _NONE
             if sym[0] != 0:  # 0 has no bitmap there: free R, walk_payload builds its own
                 R = None
         else:
@@ -236,7 +292,7 @@ def _decode_strict(data, expected_size, max_entries, dtype, walk=WALK_MAX_J) -> 
     buf = _as_u8(data)
     n = buf.size
     head = buf[:24].tobytes()
-    _, kind, d, nbits, hlen = ref._parse_header(head)
+    kind, d, nbits, hlen = _parse_header(head)
     if d > max_entries:
         raise DecodeError(f"message declares {d} entries, more than max_entries={max_entries}")
     if expected_size is not None and d != expected_size:
@@ -281,28 +337,33 @@ def _decode_strict(data, expected_size, max_entries, dtype, walk=WALK_MAX_J) -> 
             _fail(code)
         return out
     words = _words(payload)
-    code, pos, sym, cnt, M, b, c, L, flag = _table(words, nbits, d)
+    code, pos, flag, T, K, lo, hi, G = table_packed(words, nbits, d)
     if code:
         _fail(code)
     if d == 0:
         if pos != nbits:
             raise DecodeError(f"{nbits - pos} unexpected bits after the payload")
         return np.zeros(0, _pick_dtype(dtype, 0, 0))
-    if sym.size <= 64:  # the usual case: cheaper in Python than two numpy reductions
-        few = sym.tolist()
-        lo, hi = min(few), max(few)
-    else:
-        lo, hi = int(sym.min()), int(sym.max())
     dt = _pick_dtype(dtype, lo, hi)
-    if sym.size == 1:
+    if K == 1:
         return np.full(d, lo, dt)
+    if not flag and K - 1 <= walk:  # the usual case, in one call (see .vsc_packed)
+        out = np.empty(d, dt)
+        Q = sparse_scratch(d, G, 4)  # G: checked against the payload's length first
+        code = walk_decode_packed(words, nbits, pos, T, K, out,
+                                  np.zeros(1 if Q.size else (d + 63) // 64, np.uint64), Q)
+        if code:
+            _fail(code)
+        return out
+    sym, cnt, M, b, c, L = T[0, :K], T[1, :K], T[2, :K - 1], T[3, :K - 1], T[4, :K - 1], \
+        T[5, :K - 1]
     if flag:  # a Golomb ratio near an integer: take numpy's parameters
         M = ref.golomb_parameter(cnt[1:], L)
         b, c = ref._truncated_binary(M)
         b, c = np.ascontiguousarray(b, np.int64), np.ascontiguousarray(c, np.int64)
     out = np.empty(d, dt)
     if sym.size - 1 <= walk:
-        Q = sparse_scratch(d, cnt, 4)  # cnt: checked against the payload's length first
+        Q = sparse_scratch(d, G, 4)  # G: checked against the payload's length first
         code = walk_decode(words, nbits, pos, sym, cnt, M, b, c, L, out,
                            np.zeros(1 if Q.size else (d + 63) // 64, np.uint64), Q)
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 from numba import njit
@@ -10,6 +11,7 @@ from numba import njit
 from ._llvm import clz64, popcount64
 
 _MASK56 = (1 << 56) - 1
+_LITTLE = sys.byteorder == "little"
 _INF = 1 << 62
 _LIMIT = 2**31
 _EPS = 1e-9  # relative margin around floating-point decision boundaries
@@ -53,7 +55,10 @@ def _words(payload: np.ndarray) -> np.ndarray:
     n = payload.size
     padded = np.zeros((n // 8 + 2) * 8, np.uint8)
     padded[:n] = payload
-    return padded.view(">u8").astype(np.uint64)
+    w = padded.view(np.uint64)
+    if _LITTLE:
+        w.byteswap(inplace=True)  # one copy, not two (.view(">u8").astype)
+    return w
 
 
 @njit(cache=True)

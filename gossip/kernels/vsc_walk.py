@@ -29,7 +29,7 @@ from numba import njit
 from ._llvm import FAST_PDEP, clz64, ctz64, pdep64, popcount64
 from .vsc_bits import _read_unary, _skip_unary
 from .vsc_enc import _mask_any, _mask_words, _wcopy, byte_mask, table_write
-from .vsc_sparse import _merge, _sparse_buckets
+from .vsc_sparse import _merge, _sparse_slots
 
 GROUP = 8  # coded symbols per encoder pass over the symbols (E: d / 8 bytes each)
 WALK_MAX_J = 64
@@ -124,12 +124,12 @@ def walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S, R, Q, po
     """The whole VSC payload (``K >= 2``) -> (its bit length, its words: a view of ``S``).
     ``S``: zeroed scratch of the sizes :func:`scratch_words` gives, in that order.  The
     payload ``W`` gets the symbol table and the unary stream; ``P`` and ``B`` collect the
-    remainder prefixes and the last bits, appended to ``W`` at the end.  ``R`` (when it has rows): the value bitmaps
-    of :func:`.vsc_plan.rows8` (``sym[0] == 0``; value ``x`` in row ``x - vmin - (x > 0)``).  ``Q``:
-    empty, or (the sparse walk) 3 int64 parts of one entry per coded occurrence, with
-    ``pos`` holding every coded position (:func:`.vsc_plan.rows8`): each symbol's slots then come from
-    a branch-free merge with the taken positions (:mod:`.vsc_sparse`) instead of the walk
-    over every word of ``T``."""
+    remainder prefixes and the last bits, appended to ``W`` at the end.  ``R`` (when it has
+    rows): the value bitmaps of :func:`.vsc_plan.rows8` (``sym[0] == 0``; value ``x`` in
+    row ``x - vmin - (x > 0)``).  ``Q``: empty, or (the sparse walk) one int64 per coded
+    occurrence, with ``pos`` holding every coded position (:func:`.vsc_plan.rows8`): every
+    symbol's slots then come from one pass over those positions
+    (:func:`.vsc_sparse._sparse_slots`) instead of the walk over every word of ``T``."""
     n = v.size
     sparse = Q.size > 0
     J = cnt.size - 1
@@ -150,11 +150,7 @@ def walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S, R, Q, po
     pk, pacc, pna = 0, np.uint64(0), 0
     bk, bacc, bna = 0, np.uint64(0), 0
     dense = 8 * (n - cnt[0]) > n  # over 1/8 coded: int8 bitmaps by byte compares
-    G = Q.size // 3
-    buck, ta, tb = Q[:G], Q[G:2 * G], Q[2 * G:]
-    slots = pos  # free once the positions are in their buckets
-    ntp = np.int64(0)
-    off = _sparse_buckets(v, lut, vmin, vals, ranks, cnt, pos, buck) if sparse else Q
+    off = _sparse_slots(v, lut, vmin, vals, ranks, cnt, pos, Q) if sparse else Q
     for jhi in range(J - 1, -1, -GROUP):  # a group: coded ranks jhi down to jlo
         jlo = max(jhi - GROUP + 1, 0)
         if jhi < J - 1:
@@ -197,9 +193,7 @@ def walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S, R, Q, po
             inv = 1.0 / mj
             sh = b[j]
             k = cnt[j + 1]
-            if sparse:  # every slot at once: a merge with the taken positions
-                ntp = _merge(ta, ntp, buck[off[j]:off[j] + k], k, tb, slots, 0)
-                ta, tb = tb, ta
+            slots = Q[off[j]:off[j] + k] if sparse else Q  # every slot at once (sparse)
             fb = np.int64(0)  # free slots in the words before w (the walk)
             w = np.int64(-1)
             e = f = tw = np.uint64(0)
@@ -363,7 +357,7 @@ def walk_decode(p, nbits, pos, sym, cnt, M, b, c, L, out, T, Q):
             out[64 * w + t] = sj
             acc |= _ONE << np.uint64(t)
         if sparse:
-            ntp = _merge(ta, ntp, slots, k, tb, posn, 1)
+            ntp = _merge(ta, ntp, slots, k, tb, posn)
             ta, tb = tb, ta
             for i in range(k):
                 at = posn[i]
