@@ -92,10 +92,10 @@ class MPICommunicator(Deadlines, Communicator):
         """One message per peer, both ways; the received ones are memoryviews (bytes-like; no
         copy), in peer order, of buffers that nothing else refers to: a peer's buffer of the
         last exchange is reused when the caller has let go of every view of it, else a fresh
-        one is taken.  When every message is in and sent at
-        once or within ``CHECK_EVERY`` (peers in step: most rounds), one ``Testall`` takes
-        them all, then one wait the payloads announced; otherwise the full wait, which posts
-        each announced payload's receive as soon as its announcement is in.  The common path
+        one is taken.  When every message is in and sent at once or within ``CHECK_EVERY``
+        (peers in step: most rounds), one ``Testall`` takes them all, then one wait the
+        payloads announced; otherwise the full wait, which posts each announced payload's
+        receive as soon as its announcement is in.  The common path
         is kept to the MPI calls themselves (a 1 KB exchange costs a few microseconds)."""
         MPI = self.MPI
         self.round += 1
