@@ -16,7 +16,9 @@
 (numba; a RuntimeError when numba is missing or the kernels do not compile) or "auto"
 (compiled when numba imports).  :func:`warm` compiles or loads every kernel once; the
 numba cache lives in ``gossip/kernels/__pycache__`` (numba falls back to its user-wide
-cache directory when the package is not writable, or set ``NUMBA_CACHE_DIR``).
+cache directory when the package is not writable, or set ``NUMBA_CACHE_DIR``), and
+:mod:`._jit` clears it whenever any kernel source changed (numba alone would keep a caller
+compiled against an old callee from another file).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ of NaN is platform-defined).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from ._jit import njit
 
 from ..compressors.dithered import Quantized
 

@@ -6,7 +6,7 @@ import math
 import sys
 
 import numpy as np
-from numba import njit
+from ._jit import njit
 
 from ._llvm import clz64, popcount64
 

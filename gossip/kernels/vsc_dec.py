@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 import numpy as np
-from numba import njit
+from ._jit import njit
 
 from .vsc_bits import (_INF, _peek56, _get, _read_unary, _skip_unary, _free_slots, _golomb)
 

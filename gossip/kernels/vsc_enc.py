@@ -16,7 +16,7 @@ So the symbols are read twice in all (histogram, supports), never widened.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from ._jit import njit
 
 from ._llvm import clz64, ctz64
 from .vsc_bits import _zigzag

@@ -13,7 +13,7 @@ and the walks take ``T`` back.  The kernels themselves are those of :mod:`.vsc_p
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from ._jit import njit
 
 from .vsc_dec import _table
 from .vsc_plan import plan8

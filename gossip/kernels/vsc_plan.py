@@ -6,7 +6,7 @@ in one pass (:func:`rows8`)."""
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from ._jit import njit
 
 from ._llvm import ctz64, popcount64
 from .vsc_bits import _HIST_SPAN, _LIMIT, _estimate, _free_slots, _golomb

@@ -8,7 +8,7 @@ word of the taken bitmap (at 1% nonzeros the bitmap walk mispredicts on most wor
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from ._jit import njit
 
 SPARSE = 1.0  # the sparse walk for at most this many coded occurrences per word of 64
 

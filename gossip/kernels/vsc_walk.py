@@ -24,7 +24,7 @@ Work: ``O(J d / 64 + G)`` for ``G`` coded occurrences, so the caller keeps these
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from ._jit import njit
 
 from ._llvm import FAST_PDEP, clz64, ctz64, pdep64, popcount64
 from .vsc_bits import _read_unary, _skip_unary
@@ -33,6 +33,7 @@ from .vsc_sparse import _merge, _sparse_slots
 
 GROUP = 8  # coded symbols per encoder pass over the symbols (E: d / 8 bytes each)
 WALK_MAX_J = 64
+CHUNK = 256  # coded entries per chunk of the encoder: one loop per sub-stream (17-28% faster)
 _ONE = np.uint64(1)
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 _M8 = np.uint64(0xFF)
@@ -151,6 +152,8 @@ def walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S, R, Q, po
     bk, bacc, bna = 0, np.uint64(0), 0
     dense = 8 * (n - cnt[0]) > n  # over 1/8 coded: int8 bitmaps by byte compares
     off = _sparse_slots(v, lut, vmin, vals, ranks, cnt, pos, Q) if sparse else Q
+    gb = np.empty(CHUNK, np.int64)  # a chunk's gaps, then remainders
+    qb = np.empty(CHUNK, np.int64)  # its quotients
     for jhi in range(J - 1, -1, -GROUP):  # a group: coded ranks jhi down to jlo
         jlo = max(jhi - GROUP + 1, 0)
         if jhi < J - 1:
@@ -198,41 +201,50 @@ def walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S, R, Q, po
             w = np.int64(-1)
             e = f = tw = np.uint64(0)
             last = np.int64(-1)
-            # one coding body fed by either slot producer: the body in an inline="always"
-            # helper (itself calling the inline writers) made this walk 3.6x slower in numba
-            for i in range(k):
-                if sparse:
-                    slot = slots[i]
-                else:  # the walk: the next occurrence in the bitmap
-                    while e == 0:
-                        if w >= 0:
-                            fb += 64 - popcount64(tw)
-                        w += 1
-                        tw = T[w]
-                        e = e_row[w]
-                        f = ~tw
-                        T[w] = tw | e
-                    t = ctz64(e)
-                    e &= e - _ONE
-                    slot = fb + popcount64(f & ((_ONE << np.uint64(t)) - _ONE))
-                g = slot - last - 1
-                last = slot
+            for c0 in range(0, k, CHUNK):  # CHUNK slots, then each sub-stream in its own loop
+                cn = min(CHUNK, k - c0)  # not n (v.size) or i0: both in use above
+                for i in range(cn):  # the gaps; no inline helper for this body: 3.6x slower
+                    if sparse:
+                        slot = slots[c0 + i]
+                    else:  # the walk: the next occurrence in the bitmap
+                        while e == 0:
+                            if w >= 0:
+                                fb += 64 - popcount64(tw)
+                            w += 1
+                            tw = T[w]
+                            e = e_row[w]
+                            f = ~tw
+                            T[w] = tw | e
+                        t = ctz64(e)
+                        e &= e - _ONE
+                        slot = fb + popcount64(f & ((_ONE << np.uint64(t)) - _ONE))
+                    gb[i] = slot - last - 1
+                    last = slot
                 if mj == 1:
-                    uk, uacc, una = _put_unary(W, uk, uacc, una, g)
+                    for i in range(cn):
+                        uk, uacc, una = _put_unary(W, uk, uacc, una, gb[i])
                     continue
-                if cj == 0:  # M = 2**b: a shift, and every codeword has a last bit
-                    q = g >> sh
-                else:
-                    q = np.int64(g * inv)  # within 1 of g // mj for g < 2**50
-                    q -= np.int64(q * mj > g)
-                    q += np.int64((q + 1) * mj <= g)
-                r = g - q * mj
-                uk, uacc, una = _put_unary(W, uk, uacc, una, q)
-                has = np.int64(r >= cj)  # truncated binary: r < c in b - 1 bits
-                rc = r + cj
-                if wb:
-                    pk, pacc, pna = _put(P, pk, pacc, pna, r + has * ((rc >> 1) - r), wb)
-                bk, bacc, bna = _put(B, bk, bacc, bna, rc & has, has)
+                for i in range(cn):  # gap -> quotient (qb) and remainder (in gb)
+                    g = gb[i]
+                    if cj == 0:  # M = 2**b: a shift, and every codeword has a last bit
+                        q = g >> sh
+                    else:
+                        q = np.int64(g * inv)  # within 1 of g // mj for g < 2**50
+                        q -= np.int64(q * mj > g)
+                        q += np.int64((q + 1) * mj <= g)
+                    qb[i] = q
+                    gb[i] = g - q * mj
+                for i in range(cn):
+                    uk, uacc, una = _put_unary(W, uk, uacc, una, qb[i])
+                if wb:  # truncated binary: r < c in b - 1 bits, else (r + c) in b bits
+                    for i in range(cn):
+                        r = gb[i]
+                        has = np.int64(r >= cj)
+                        pk, pacc, pna = _put(P, pk, pacc, pna, r + has * (((r + cj) >> 1) - r), wb)
+                for i in range(cn):
+                    r = gb[i]
+                    has = np.int64(r >= cj)
+                    bk, bacc, bna = _put(B, bk, bacc, bna, (r + cj) & has, has)
     u = _flush(W, uk, uacc, una)
     u = _wcopy(W, u, P, 0, _flush(P, pk, pacc, pna))
     return _wcopy(W, u, B, 0, _flush(B, bk, bacc, bna)), W
