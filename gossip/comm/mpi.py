@@ -79,11 +79,14 @@ class MPICommunicator(Deadlines, Communicator):
             inbox[j] = buf.data[:got]
             return None
         n = _LEN.unpack_from(buf)[0] if got == self.HEAD else -1
-        if n <= self.INLINE:
+        try:
+            big = np.empty(n, dtype=np.uint8) if n > self.INLINE else None
+        except (MemoryError, ValueError):  # a corrupted length: no buffer that large
+            big = None
+        if big is None:
             raise LostPeerError(f"rank {self.rank}: malformed length announcement from rank "
                                 f"{j} during {label} (round {self.round}): {got} bytes, "
                                 f"length {n}")
-        big = np.empty(n, dtype=np.uint8)
         inbox[j] = big.data
         return self.graph.Irecv([big, MPI.BYTE], j, self.DATA_TAG)
 
