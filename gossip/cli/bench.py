@@ -52,6 +52,8 @@ BENCHES.register("straggler", _tool("straggler"), help="time and bytes to a targ
                  "sync against async, with one rank 1x-8x slower (gossip bench straggler --help)")
 BENCHES.register("checkpoint", _tool("checkpoint"), help="time to write and load a "
                  "checkpoint set")
+BENCHES.register("rounds", _tool("rounds"), help="round time per method and model size under "
+                 "mpiexec, split into compute / codec / wire (gossip bench rounds --help)")
 BENCHES.register("exchange", _tool("exchange"), help="MPICommunicator.exchange against raw "
                  "Isend/Irecv/Waitall, 1 KB to 64 MB on a ring under mpiexec")
 

@@ -50,7 +50,7 @@ def test_bench_options_refused_with_one_line(capsys):
     that hung, "no violations in -5 messages")."""
     import pytest
 
-    from gossip.tools.bench import codec, exchange, fuzz, straggler
+    from gossip.tools.bench import codec, exchange, fuzz, rounds, straggler
 
     for fn, argv, word in ((default.main, ["--ranks", "1"], "--ranks 1"),
                            (exchange.main, ["--sizes", "abc"], "'abc'"),
@@ -58,7 +58,10 @@ def test_bench_options_refused_with_one_line(capsys):
                            (straggler.main, ["--factors", "0"], "--factors 0"),
                            (straggler.main, ["--ranks", "4", "--slow-rank", "4"], "--slow-rank 4"),
                            (fuzz.main, ["--count", "0"], "--count 0"),
-                           (codec.main, ["--sizes", "0"], "--sizes 0")):
+                           (codec.main, ["--sizes", "0"], "--sizes 0"),
+                           (rounds.main, ["--skip", "0"], "--skip 0"),
+                           (rounds.main, ["--ranks", "1"], "--ranks 1"),
+                           (rounds.main, ["--hidden", "0"], "'0'")):
         with pytest.raises(SystemExit) as e:
             fn(argv)
         assert e.value.code == 2
@@ -66,3 +69,15 @@ def test_bench_options_refused_with_one_line(capsys):
         assert err.count("error:") == 1 and word in err, err
     assert exchange.build_parser().parse_args(["--sizes", "1K,64K,6M"]).sizes == [
         1024, 65536, 6 << 20]
+
+
+def test_rounds_bench_times_each_method_under_mpiexec(capsys):
+    """Two real 4-rank runs of 30 rounds: a row per method with its split and ratio."""
+    from gossip.tools.bench import rounds
+
+    assert rounds.main(["--hidden", "16", "--rounds", "30", "--skip", "10", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[2:]}
+    assert set(rows) == {"malcom", "dpsgd"} and rows["dpsgd"][-1] == "1.00x"
+    assert rows["malcom"][1] == "1,210"  # d = 75 * 16 + 10
+    assert all(float(rows[m][2]) > 0 for m in rows)
