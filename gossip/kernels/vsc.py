@@ -53,7 +53,7 @@ from .vsc_packed import plan8_packed, table_packed, walk8, walk_decode_packed
 from .vsc_enc import raw_write, table_bits, vsc_payload
 from .vsc_plan import _analyse, _analyse8, _minmax8
 from .vsc_sparse import sparse_capacity, sparse_scratch
-from .vsc_walk import GROUP, WALK_MAX_J, scratch_words, walk_decode, walk_encode
+from .vsc_walk import GROUP, WALK_MAX_J, scratch_words, walk_encode
 
 __all__ = ["encode", "decode", "DecodeError"]
 
@@ -347,27 +347,18 @@ def _decode_strict(data, expected_size, max_entries, dtype, walk=WALK_MAX_J) -> 
     dt = _pick_dtype(dtype, lo, hi)
     if K == 1:
         return np.full(d, lo, dt)
-    if not flag and K - 1 <= walk:  # the usual case, in one call (see .vsc_packed)
-        out = np.empty(d, dt)
+    if flag:  # a Golomb ratio near an integer: numpy's parameters, into the table
+        M = ref.golomb_parameter(T[1, 1:K], T[5, :K - 1])
+        T[2, :K - 1] = M
+        T[3, :K - 1], T[4, :K - 1] = ref._truncated_binary(M)
+    out = np.empty(d, dt)
+    if K - 1 <= walk:  # one call with the table as one array (see .vsc_packed)
         Q = sparse_scratch(d, G, 4)  # G: checked against the payload's length first
         code = walk_decode_packed(words, nbits, pos, T, K, out,
                                   np.zeros(1 if Q.size else (d + 63) // 64, np.uint64), Q)
-        if code:
-            _fail(code)
-        return out
-    sym, cnt, M, b, c, L = T[0, :K], T[1, :K], T[2, :K - 1], T[3, :K - 1], T[4, :K - 1], \
-        T[5, :K - 1]
-    if flag:  # a Golomb ratio near an integer: take numpy's parameters
-        M = ref.golomb_parameter(cnt[1:], L)
-        b, c = ref._truncated_binary(M)
-        b, c = np.ascontiguousarray(b, np.int64), np.ascontiguousarray(c, np.int64)
-    out = np.empty(d, dt)
-    if sym.size - 1 <= walk:
-        Q = sparse_scratch(d, G, 4)  # G: checked against the payload's length first
-        code = walk_decode(words, nbits, pos, sym, cnt, M, b, c, L, out,
-                           np.zeros(1 if Q.size else (d + 63) // 64, np.uint64), Q)
     else:
-        code = _supports_decode(words, nbits, pos, sym, cnt, M, b, c, L, out)
+        code = _supports_decode(words, nbits, pos, T[0, :K], T[1, :K], T[2, :K - 1],
+                                T[3, :K - 1], T[4, :K - 1], T[5, :K - 1], out)
     if code:
         _fail(code)
     return out

@@ -329,3 +329,20 @@ def test_kernel_bench_runs_and_refuses_bad_options(capsys):
         assert e.value.code == 2
         err = capsys.readouterr().err
         assert err.count("error:") == 1 and word in err, err
+
+
+@pytest.mark.parametrize("walk", [0, 64])
+def test_decoder_golomb_fallback_path_gives_same_values(monkeypatch, walk):
+    """A flagged table (a Golomb ratio near an integer) decodes with numpy's parameters
+    written into the table; forced here on every message, both walk and segment-tree paths."""
+    real = kv.table_packed
+
+    def flagged(p, nbits, d):
+        code, pos, _, T, K, lo, hi, G = real(p, nbits, d)
+        return code, pos, True, T, K, lo, hi, G
+
+    monkeypatch.setattr(kv, "table_packed", flagged)
+    for name in ("1% d=20000", "10% d=20000", "50% d=20000"):
+        z = CASES[name]
+        msg = vsc.encode(z)
+        assert np.array_equal(kv._decode_strict(msg, None, 2**28, None, walk=walk), z)
