@@ -123,7 +123,7 @@ class MPICommunicator(Deadlines, Communicator):
         statuses = self._quick(reqs)
         if statuses is not None:
             for j, b, st in zip(peers, bufs, statuses):
-                if st.Get_tag() == tag:
+                if st.Get_tag() == tag:  # _arrived's inline case, without the call
                     inbox[j] = b.data[:st.Get_count(byte)]
                 else:
                     data.append((self._arrived(j, b, st, inbox, label), j))
