@@ -9,6 +9,13 @@ cases under ``mpiexec -n 4`` as well (the MPI run must match the in-process dige
 
 Cases pin the options whose defaults may change later (``EXTRA``), so they keep describing the
 same trajectories.
+
+The runs pin torch's numerics to what every x86-64 CPU computes alike (``PINNED``: ATen's
+scalar kernels, MKL's conditional numerical reproducibility, oneDNN at SSE4.1, one thread):
+left free, ATen, MKL and oneDNN pick AVX2 or AVX-512 code by the CPU, whose float sums round
+differently, and digests recorded on one machine failed on another with the same code (all
+14 cases, on an AVX2 machine, of digests recorded on another).  :func:`main` re-runs itself
+under ``PINNED`` when the environment lacks it (torch reads these variables at import).
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ from pathlib import Path
 HERE = Path(__file__).parent
 DIGESTS = HERE / "digests.json"
 TIME_FIELDS = {"elapsed_s", "compute_s", "codec_s", "wire_s"}
+PINNED = {"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE",
+          "ONEDNN_MAX_CPU_ISA": "SSE41", "OMP_NUM_THREADS": "1"}
 
 COMMON = ["--rounds", "30", "--eval-every", "10", "--seed", "5", "--no-progress",
           "--checkpoint-every", "0"]
@@ -87,7 +96,7 @@ def digest_run(out: Path) -> dict:
 
 
 def run_case(name: str, out: Path, mpi: bool, extra: tuple = ()) -> dict:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, **PINNED}
     if mpi:
         from gossip.tools.mpiexec import find_mpiexec
 
@@ -115,6 +124,12 @@ def run_case(name: str, out: Path, mpi: bool, extra: tuple = ()) -> dict:
 
 
 def main(argv: list[str]) -> int:
+    if any(os.environ.get(k) != v for k, v in PINNED.items()):  # torch may be imported: re-run
+        r = subprocess.run([sys.executable, str(Path(__file__).resolve()), *argv],
+                           env={**os.environ, **PINNED}, capture_output=True, text=True)
+        print(r.stdout, end="")
+        print(r.stderr, end="", file=sys.stderr)
+        return r.returncode
     mode = argv[0] if argv else "check"
     mpi = "--mpi" in argv
     extra = ()
