@@ -1,6 +1,7 @@
 """LLVM bit intrinsics numba does not expose: count leading / trailing zeros and population
 count of a 64-bit integer (``llvm.ctlz.i64`` / ``llvm.cttz.i64`` with zero defined as 64,
-``llvm.ctpop.i64``), and x86 BMI2 ``pdep`` where it is fast (:data:`FAST_PDEP`)."""
+``llvm.ctpop.i64``), bit reversal (``llvm.bitreverse.i64``), and x86 BMI2 ``pdep`` where it
+is fast (:data:`FAST_PDEP`)."""
 
 from __future__ import annotations
 
@@ -55,6 +56,18 @@ def _fast_pdep() -> bool:
 
 #: Whether :func:`pdep64` is used (decided once, at import).
 FAST_PDEP = _fast_pdep()
+
+
+@intrinsic
+def bitrev64(typingctx, x):
+    """The bits of a uint64 in reverse order (bit 0 <-> bit 63)."""
+    def codegen(context, builder, signature, args):
+        i64 = ir.IntType(64)
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(i64, [i64]), "llvm.bitreverse.i64")
+        return builder.call(fn, list(args))
+
+    return types.uint64(types.uint64), codegen
 
 
 @intrinsic

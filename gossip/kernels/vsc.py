@@ -9,8 +9,8 @@ raise only :class:`~gossip.codecs.DecodeError` for anything malformed.  What dif
   output: no int64 vector, no bit-per-byte arrays, no per-level temporaries;
 * up to ``WALK_MAX_J`` (64) coded symbols (any quantizer with at most 32 levels), both
   directions walk a bitmap of taken positions symbol by symbol in stream order
-  (:mod:`.vsc_walk`: one sequential cursor per sub-stream, popcount/select per 64-bit word,
-  ``O(J d / 64 + G)``), or, with at most one coded occurrence per 64 entries, get the slots
+  (:mod:`.vsc_walk` to encode, :mod:`.vsc_wdec` to decode: one cursor per sub-stream,
+  popcount and ``pdep`` per 64-bit word, ``O(J d / 64 + G)``), or, with at most one coded occurrence per 64 entries, get the slots
   from the coded positions directly (:mod:`.vsc_sparse`: one pass to encode, a branch-free
   merge per symbol to decode); the encoder reads the symbols once for quantizer-like int8
   (a compiled min/max, then the histogram, occurrence bitmaps and coded positions in one
@@ -61,6 +61,7 @@ __all__ = ["encode", "decode", "DecodeError"]
 # ----------------------------------------------------------------------------- encoder
 
 _NONE = np.zeros(0, np.int64)  # an absent int64 array argument of a kernel (never written)
+_NONE_U64 = np.zeros(0, np.uint64)
 
 
 def walk_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, R=None, pos=_NONE):
@@ -354,8 +355,9 @@ def _decode_strict(data, expected_size, max_entries, dtype, walk=WALK_MAX_J) -> 
     out = np.empty(d, dt)
     if K - 1 <= walk:  # one call with the table as one array (see .vsc_packed)
         Q = sparse_scratch(d, G, 4)  # G: checked against the payload's length first
-        code = walk_decode_packed(words, nbits, pos, T, K, out,
-                                  np.zeros(1 if Q.size else (d + 63) // 64, np.uint64), Q)
+        ow = out[:d - d % 64].view(np.uint64) if dt == np.int8 and _LITTLE else _NONE_U64
+        code = walk_decode_packed(words, nbits, pos, T, K, out, ow,
+                                  np.zeros(2 if Q.size else (d + 63) // 64 * 2 + 2, np.uint64), Q)
     else:
         code = _supports_decode(words, nbits, pos, T[0, :K], T[1, :K], T[2, :K - 1],
                                 T[3, :K - 1], T[4, :K - 1], T[5, :K - 1], out)

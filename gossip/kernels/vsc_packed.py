@@ -17,7 +17,8 @@ from ._jit import njit
 
 from .vsc_dec import _table
 from .vsc_plan import plan8
-from .vsc_walk import scratch_words, walk_decode, walk_encode
+from .vsc_walk import scratch_words, walk_encode
+from .vsc_wdec import walk_decode
 
 
 @njit(cache=True)
@@ -72,9 +73,9 @@ def table_packed(p, nbits, d):
 
 
 @njit(cache=True)
-def walk_decode_packed(p, nbits, pos, T, K, out, Tw, Q):
-    """:func:`.vsc_walk.walk_decode` on the table of :func:`table_packed` (``Tw``: its
-    taken bitmap ``T``)."""
+def walk_decode_packed(p, nbits, pos, T, K, out, ow, Tw, Q):
+    """:func:`.vsc_wdec.walk_decode` on the table of :func:`table_packed` (``ow``, ``Tw``:
+    its ``ow`` and ``T``)."""
     return walk_decode(p, nbits, pos, T[0, :K].copy(), T[1, :K].copy(), T[2, :K - 1].copy(),
-                       T[3, :K - 1].copy(), T[4, :K - 1].copy(), T[5, :K - 1].copy(), out, Tw,
-                       Q)
+                       T[3, :K - 1].copy(), T[4, :K - 1].copy(), T[5, :K - 1].copy(), out, ow,
+                       Tw, Q)

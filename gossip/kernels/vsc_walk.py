@@ -1,4 +1,5 @@
-"""Compiled VSC supports by a walk over a bitmap of taken positions, symbol by symbol.
+"""Compiled VSC support encoder by a walk over a bitmap of taken positions, symbol by symbol
+(the decoder, built the same way, is :mod:`.vsc_wdec`).
 
 Both directions handle the coded symbols in stream order (rarest first, ``j = J-1..0``), so
 each of the three sub-streams (unary quotients, remainder prefixes, last bits) is read or
@@ -12,9 +13,8 @@ handled; symbol ``j``'s slots are the clear bits of ``T`` in order, counted by p
   0 (quantizer output) get their histogram and bitmaps in one pass instead (:func:`.vsc_plan.rows8`);
   each symbol then walks the words: slot = free slots in earlier words + popcount of the
   free bits below it;
-* decoder: each gap gives the next slot; the walk advances whole words by popcount and
-  picks the bit in a word with a select (``pdep`` where fast, else broadword); the output
-  is pre-filled with the most frequent symbol.
+* decoder (:mod:`.vsc_wdec`): the slots go into a compacted bitmap over the free slots,
+  which one ``pdep`` per word of ``T`` puts onto the free positions.
 
 Work: ``O(J d / 64 + G)`` for ``G`` coded occurrences, so the caller keeps these kernels for
 ``J <= WALK_MAX_J`` coded symbols (``J d / 64 <= d``).  Every buffer of ``O(d)`` or
@@ -26,52 +26,14 @@ from __future__ import annotations
 import numpy as np
 from ._jit import njit
 
-from ._llvm import FAST_PDEP, clz64, ctz64, pdep64, popcount64
-from .vsc_bits import _read_unary, _skip_unary
+from ._llvm import ctz64, popcount64
 from .vsc_enc import _mask_any, _mask_words, _wcopy, byte_mask, table_write
-from .vsc_sparse import _merge, _sparse_slots
+from .vsc_sparse import _sparse_slots
 
 GROUP = 8  # coded symbols per encoder pass over the symbols (E: d / 8 bytes each)
 WALK_MAX_J = 64
 CHUNK = 256  # coded entries per chunk of the encoder: one loop per sub-stream (17-28% faster)
 _ONE = np.uint64(1)
-_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
-_M8 = np.uint64(0xFF)
-
-
-def _byte_select_table() -> np.ndarray:
-    """``_SEL[8 * byte + k]``: index of the ``k``-th set bit of ``byte`` (8 if none)."""
-    t = np.full(256 * 8, 8, np.uint8)
-    for x in range(256):
-        bits = [i for i in range(8) if x >> i & 1]
-        for k, i in enumerate(bits):
-            t[8 * x + k] = i
-    return t
-
-
-_SEL = _byte_select_table()
-
-
-@njit(cache=True, inline="always")
-def _select_bw(x, k):
-    """Index of the ``k``-th (from 0) set bit of ``x`` (``k < popcount(x)``), branch-free."""
-    pos = np.int64(0)
-    for half in (32, 16, 8):
-        c = popcount64(x & ((_ONE << np.uint64(half)) - _ONE))
-        up = np.int64(k >= c)
-        k -= c * up
-        x >>= np.uint64(half * up)
-        pos += half * up
-    return pos + np.int64(_SEL[8 * np.int64(x & _M8) + k])
-
-
-@njit(cache=True, inline="always")
-def _select_pdep(x, k):
-    """:func:`_select_bw` by one ``pdep`` (BMI2)."""
-    return ctz64(pdep64(_ONE << np.uint64(k), x))
-
-
-_select = _select_pdep if FAST_PDEP else _select_bw
 
 
 @njit(cache=True, inline="always")
@@ -248,136 +210,3 @@ def walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S, R, Q, po
     u = _flush(W, uk, uacc, una)
     u = _wcopy(W, u, P, 0, _flush(P, pk, pacc, pna))
     return _wcopy(W, u, B, 0, _flush(B, bk, bacc, bna)), W
-
-
-@njit(cache=True, inline="always")
-def _load(p, pos):
-    """64 payload bits from bit ``pos`` on, MSB first (``p``: see ``vsc_bits._words``)."""
-    k = pos >> 6
-    off = np.uint64(pos & 63)
-    return (p[k] << off) | ((p[k + 1] >> _ONE) >> (np.uint64(63) - off))
-
-
-@njit(cache=True)
-def walk_decode(p, nbits, pos, sym, cnt, M, b, c, L, out, T, Q):
-    """Decode the supports (``K >= 2``) into ``out`` -> error code (see ``_ERRORS``).
-    ``T``: ``ceil(d / 64)`` zeroed words (one, unused, for the sparse walk).  ``Q``:
-    :func:`sparse_scratch` with 4 parts (not empty: the sparse walk, which maps a symbol's
-    slots to positions by a branch-free merge with the taken positions,
-    :func:`.vsc_sparse._merge`, instead of walking every word of ``T``).  Each
-    sub-stream is read through a 64-bit buffer (``*buf``: the bits from ``*pos`` on, ``*nb``
-    of them valid, refilled below 40)."""
-    J = cnt.size - 1
-    d = out.size
-    nw = T.size
-    G = np.int64(0)
-    for j in range(J):
-        G += cnt[j + 1]
-    if G > nbits - pos:
-        return 14
-    sparse = Q.size > 0
-    if sparse and Q.size != 4 * G:
-        return 20
-    ta, tb, slots, posn = Q[:G], Q[G:2 * G], Q[2 * G:3 * G], Q[3 * G:]
-    ntp = np.int64(0)
-    ppos = _skip_unary(p, pos, nbits, G)  # the unary stream ends where the prefixes start
-    if ppos < 0:
-        return 14
-    lpos = ppos
-    for j in range(J):
-        wb = max(b[j] - 1, 0)
-        if wb > 0 and cnt[j + 1] > (nbits - lpos) // wb:
-            return 15
-        lpos += cnt[j + 1] * wb
-    s0 = sym[0]
-    for i in range(d):
-        out[i] = s0
-    if d & 63 and not sparse:  # positions past d count as taken
-        T[nw - 1] = _ALL << np.uint64(d & 63)
-    uend = ppos
-    upos, ubuf, unb = pos, _load(p, pos), 64
-    pbuf, pnb = _load(p, ppos), 64
-    lbuf, lnb = _load(p, lpos), 64
-    for j in range(J - 1, -1, -1):
-        mj = M[j]
-        wb = max(b[j] - 1, 0)
-        ub = np.uint64(wb)
-        cj = c[j]
-        Lj = L[j]
-        qmax = (Lj - 1) // mj
-        sj = sym[j + 1]
-        w = np.int64(0)
-        f = ~T[0]
-        pc = popcount64(f)
-        acc = np.uint64(0)  # this symbol's bits in word w (T[w] keeps the rarer ones for now)
-        fb = np.int64(0)  # free slots in the words before w
-        last = np.int64(-1)
-        k = np.int64(0)
-        for _ in range(cnt[j + 1]):
-            q = clz64(~ubuf)
-            if q < unb:
-                ubuf = (ubuf << np.uint64(q)) << _ONE
-                unb -= q + 1
-                upos += q + 1
-            else:  # a run past the buffer; the zero lies before uend (counted above)
-                q, upos = _read_unary(p, upos, uend)
-                unb = 0
-            if unb < 40:
-                ubuf, unb = _load(p, upos), 64
-            r = np.int64(0)
-            if wb:
-                r = np.int64(pbuf >> (np.uint64(64) - ub))
-                pbuf <<= ub
-                pnb -= wb
-                ppos += wb
-                if pnb < 40:
-                    pbuf, pnb = _load(p, ppos), 64
-            if mj > 1:
-                has = np.int64(r >= cj)
-                if lpos + has > nbits:
-                    return 16
-                r += has * (r + np.int64(lbuf >> np.uint64(63)) - cj)
-                lbuf <<= np.uint64(has)
-                lnb -= has
-                lpos += has
-                if lnb < 40:
-                    lbuf, lnb = _load(p, lpos), 64
-            if q < 0 or q > qmax:
-                return 18
-            g = q * mj + r
-            if g >= Lj:
-                return 18
-            s = last + g + 1
-            if s >= Lj:
-                return 19
-            last = s
-            if sparse:  # positions after the symbol's last slot: _merge
-                slots[k] = s
-                k += 1
-                continue
-            while fb + pc <= s:
-                T[w] |= acc
-                acc = np.uint64(0)
-                fb += pc
-                w += 1
-                if w >= nw:
-                    return 20
-                f = ~T[w]
-                pc = popcount64(f)
-            k = s - fb
-            t = _select(f, k)
-            out[64 * w + t] = sj
-            acc |= _ONE << np.uint64(t)
-        if sparse:
-            ntp = _merge(ta, ntp, slots, k, tb, posn)
-            ta, tb = tb, ta
-            for i in range(k):
-                at = posn[i]
-                if at >= d:  # cannot happen (s < L[j] = d - ntp); a cheap guard
-                    return 20
-                out[at] = sj
-        elif j > 0:
-            T[w] |= acc
-    if lpos != nbits:
-        return 17
-    return 0

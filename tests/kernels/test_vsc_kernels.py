@@ -229,7 +229,7 @@ def test_walk_paths_equal_the_older_decoder_and_encoder():
 def test_select_variants_agree():
     from numba import njit
 
-    from gossip.kernels import vsc_walk as vw
+    from gossip.kernels import vsc_wdec as vw
 
     @njit
     def run(xs, ks, pdep):
@@ -248,6 +248,41 @@ def test_select_variants_agree():
     assert np.array_equal(run(xs, ks, False), want)
     if vw.FAST_PDEP:
         assert np.array_equal(run(xs, ks, True), want)
+
+
+def test_deposit_variants_agree():
+    """The decoder's deposit of compacted slot bits onto the free bits of a word: the
+    portable select loop and BMI2 ``pdep`` give what the definition says (the low
+    ``popcount(f)`` bits of ``x``, in order, onto the set bits of ``f``)."""
+    from numba import njit
+
+    from gossip.kernels import vsc_wdec as vw
+
+    @njit
+    def run(xs, fs, hw):
+        out = np.empty(xs.size, np.uint64)
+        for i in range(xs.size):
+            out[i] = vw.pdep64(xs[i], fs[i]) if hw else vw._deposit_sw(xs[i], fs[i])
+        return out
+
+    rng = np.random.default_rng(9)
+    xs = rng.integers(0, 2**63, 3000, dtype=np.int64).astype(np.uint64) * np.uint64(3)
+    fs = rng.integers(0, 2**63, 3000, dtype=np.int64).astype(np.uint64) << np.uint64(1)
+    fs[:64] = np.uint64(2**64 - 1)
+    fs[64:128] = np.uint64(1) << np.arange(64, dtype=np.uint64)
+    fs[128] = 0
+    want = []
+    for x, f in zip(xs.tolist(), fs.tolist()):
+        a, k = 0, 0
+        for t in range(64):
+            if f >> t & 1:
+                a |= (x >> k & 1) << t
+                k += 1
+        want.append(a)
+    want = np.array(want, np.uint64)
+    assert np.array_equal(run(xs, fs, False), want)
+    if vw.FAST_PDEP:
+        assert np.array_equal(run(xs, fs, True), want)
 
 
 def test_int8_one_pass_bitmaps_and_their_fallbacks():
