@@ -10,8 +10,8 @@ raise only :class:`~gossip.codecs.DecodeError` for anything malformed.  What dif
 * up to ``WALK_MAX_J`` (64) coded symbols (any quantizer with at most 32 levels), both
   directions walk a bitmap of taken positions symbol by symbol in stream order
   (:mod:`.vsc_walk` to encode, :mod:`.vsc_wdec` to decode: one cursor per sub-stream,
-  popcount and ``pdep`` per 64-bit word, ``O(J d / 64 + G)``), or, with at most one coded occurrence per 64 entries, get the slots
-  from the coded positions directly (:mod:`.vsc_sparse`: one pass to encode, a branch-free
+  popcount and ``pdep`` per 64-bit word, ``O(J d / 64 + G)``), or, with at most one coded
+  occurrence per 64 entries, get the slots from the coded positions directly (:mod:`.vsc_sparse`: one pass to encode, a branch-free
   merge per symbol to decode); the encoder reads the symbols once for quantizer-like int8
   (a compiled min/max, then the histogram, occurrence bitmaps and coded positions in one
   pass), else twice (a histogram, int8 zero words counted eight at a time, then the

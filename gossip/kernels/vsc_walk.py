@@ -1,9 +1,9 @@
 """Compiled VSC support encoder by a walk over a bitmap of taken positions, symbol by symbol
 (the decoder, built the same way, is :mod:`.vsc_wdec`).
 
-Both directions handle the coded symbols in stream order (rarest first, ``j = J-1..0``), so
-each of the three sub-streams (unary quotients, remainder prefixes, last bits) is read or
-written by one sequential cursor through a 64-bit register buffer.  A bitmap ``T`` (bit ``t``
+Both directions handle the coded symbols in stream order (rarest first, ``j = J-1..0``); the
+encoder writes each of the three sub-streams (unary quotients, remainder prefixes, last bits)
+by one sequential cursor through a 64-bit register buffer.  A bitmap ``T`` (bit ``t``
 of word ``w`` = position ``64 w + t``) marks the positions of the rarer symbols already
 handled; symbol ``j``'s slots are the clear bits of ``T`` in order, counted by popcount:
 

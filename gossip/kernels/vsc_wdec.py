@@ -73,12 +73,6 @@ def _select_bw(x, k):
 
 
 @njit(cache=True, inline="always")
-def _select_pdep(x, k):
-    """:func:`_select_bw` by one ``pdep`` (BMI2)."""
-    return ctz64(pdep64(_ONE << np.uint64(k), x))
-
-
-@njit(cache=True, inline="always")
 def _deposit_sw(x, f):
     """``pdep(x, f)`` without BMI2: the low ``popcount(f)`` bits of ``x`` onto the set bits
     of ``f``, in order, one select per set bit of ``x``."""
@@ -266,7 +260,7 @@ def walk_decode(p, nbits, pos, sym, cnt, M, b, c, L, out, ow, T, Q):
                 out[at] = sj
         else:
             SB[cur] = acc
-            _expand(SB, T, out, ow if kj >= 8 * nw else ow[:0], sj, j > 0, last)
+            _expand(SB, T, out, ow, sj, j > 0, last)
     if lpos != nbits:
         return 17
     return 0

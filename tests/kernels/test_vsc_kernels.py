@@ -226,16 +226,25 @@ def test_walk_paths_equal_the_older_decoder_and_encoder():
             assert np.array_equal(kv._decode_strict(msg, None, 2**28, None, walk=walk), z)
 
 
-def test_select_variants_agree():
+def test_select_and_deposit_agree_with_their_definitions():
+    """The decoder's portable bit tricks: ``_select_bw`` (index of the k-th set bit) and the
+    deposit of compacted slot bits onto the free bits of a word (``_deposit_sw``, and BMI2
+    ``pdep`` where fast: the low ``popcount(f)`` bits of ``x``, in order, onto the set bits
+    of ``f``)."""
     from numba import njit
 
     from gossip.kernels import vsc_wdec as vw
 
     @njit
-    def run(xs, ks, pdep):
-        out = np.empty(xs.size, np.int64)
+    def run(xs, ys, how):
+        out = np.empty(xs.size, np.uint64)
         for i in range(xs.size):
-            out[i] = vw._select_pdep(xs[i], ks[i]) if pdep else vw._select_bw(xs[i], ks[i])
+            if how == 0:
+                out[i] = vw._select_bw(xs[i], np.int64(ys[i]))
+            elif how == 1:
+                out[i] = vw._deposit_sw(xs[i], ys[i])
+            else:
+                out[i] = vw.pdep64(xs[i], ys[i])
         return out
 
     rng = np.random.default_rng(7)
@@ -243,36 +252,18 @@ def test_select_variants_agree():
     xs[:64] = np.uint64(2**64 - 1)
     xs[64:128] = np.uint64(1) << np.arange(64, dtype=np.uint64)
     counts = np.array([bin(int(x)).count("1") for x in xs])
-    ks = (rng.random(xs.size) * counts).astype(np.int64)
+    ks = (rng.random(xs.size) * counts).astype(np.uint64)
     want = np.array([[i for i in range(64) if int(x) >> i & 1][k] for x, k in zip(xs, ks)])
-    assert np.array_equal(run(xs, ks, False), want)
-    if vw.FAST_PDEP:
-        assert np.array_equal(run(xs, ks, True), want)
-
-
-def test_deposit_variants_agree():
-    """The decoder's deposit of compacted slot bits onto the free bits of a word: the
-    portable select loop and BMI2 ``pdep`` give what the definition says (the low
-    ``popcount(f)`` bits of ``x``, in order, onto the set bits of ``f``)."""
-    from numba import njit
-
-    from gossip.kernels import vsc_wdec as vw
-
-    @njit
-    def run(xs, fs, hw):
-        out = np.empty(xs.size, np.uint64)
-        for i in range(xs.size):
-            out[i] = vw.pdep64(xs[i], fs[i]) if hw else vw._deposit_sw(xs[i], fs[i])
-        return out
+    assert np.array_equal(run(xs, ks, 0), want.astype(np.uint64))
 
     rng = np.random.default_rng(9)
-    xs = rng.integers(0, 2**63, 3000, dtype=np.int64).astype(np.uint64) * np.uint64(3)
+    vals = rng.integers(0, 2**63, 3000, dtype=np.int64).astype(np.uint64) * np.uint64(3)
     fs = rng.integers(0, 2**63, 3000, dtype=np.int64).astype(np.uint64) << np.uint64(1)
     fs[:64] = np.uint64(2**64 - 1)
     fs[64:128] = np.uint64(1) << np.arange(64, dtype=np.uint64)
     fs[128] = 0
     want = []
-    for x, f in zip(xs.tolist(), fs.tolist()):
+    for x, f in zip(vals.tolist(), fs.tolist()):
         a, k = 0, 0
         for t in range(64):
             if f >> t & 1:
@@ -280,9 +271,9 @@ def test_deposit_variants_agree():
                 k += 1
         want.append(a)
     want = np.array(want, np.uint64)
-    assert np.array_equal(run(xs, fs, False), want)
+    assert np.array_equal(run(vals, fs, 1), want)
     if vw.FAST_PDEP:
-        assert np.array_equal(run(xs, fs, True), want)
+        assert np.array_equal(run(vals, fs, 2), want)
 
 
 def test_int8_one_pass_bitmaps_and_their_fallbacks():
