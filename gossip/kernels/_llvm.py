@@ -1,7 +1,9 @@
 """LLVM bit intrinsics numba does not expose: count leading / trailing zeros and population
 count of a 64-bit integer (``llvm.ctlz.i64`` / ``llvm.cttz.i64`` with zero defined as 64,
-``llvm.ctpop.i64``), bit reversal (``llvm.bitreverse.i64``), and x86 BMI2 ``pdep`` where it
-is fast (:data:`FAST_PDEP`)."""
+``llvm.ctpop.i64``), bit reversal (``llvm.bitreverse.i64``), x86 BMI2 ``pdep`` where it
+is fast (:data:`FAST_PDEP`), and two 64-lane vector operations on integer arrays that LLVM
+lowers to the target's SIMD compares, mask moves and blends (any target: SSE2, AVX2, NEON;
+numba's loops do not vectorise them): :func:`eqmask64` and :func:`blend64`."""
 
 from __future__ import annotations
 
@@ -80,3 +82,60 @@ def pdep64(typingctx, x, mask):
         return builder.call(fn, list(args))
 
     return types.uint64(types.uint64, types.uint64), codegen
+
+
+def _lanes(context, builder, aty, arr, i0, ity):
+    """Pointer to the 64 lanes ``arr[i0:i0 + 64]`` as one LLVM vector, and its type."""
+    a = context.make_array(aty)(context, builder, arr)
+    vt = ir.VectorType(context.get_value_type(aty.dtype), 64)
+    p = builder.gep(a.data, [context.cast(builder, i0, ity, types.int64)])
+    return builder.bitcast(p, vt.as_pointer()), vt
+
+
+def _splat(builder, vt, x):
+    i32 = ir.IntType(32)
+    one = builder.insert_element(ir.Constant(vt, None), x, ir.Constant(i32, 0))
+    return builder.shuffle_vector(one, ir.Constant(vt, ir.Undefined),
+                                  ir.Constant(ir.VectorType(i32, 64), [0] * 64))
+
+
+def _int_array(a):
+    return isinstance(a, types.Array) and isinstance(a.dtype, types.Integer) and a.layout == "C"
+
+
+@intrinsic
+def eqmask64(typingctx, a, i0, x):
+    """Bit ``t`` set <=> ``a[i0 + t] == x`` for ``t < 64`` (a C-contiguous integer array;
+    the caller keeps ``i0 + 64 <= a.size``; ``x`` is cast to ``a``'s dtype).  Numpy
+    definition: ``np.packbits(a[i0:i0 + 64] == x, bitorder="little").view("<u8")``."""
+    if not (_int_array(a) and isinstance(i0, types.Integer) and isinstance(x, types.Integer)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        p, vt = _lanes(context, builder, sig.args[0], args[0], args[1], sig.args[1])
+        xv = context.cast(builder, args[2], sig.args[2], sig.args[0].dtype)
+        eq = builder.icmp_unsigned("==", builder.load(p, align=1), _splat(builder, vt, xv))
+        return builder.bitcast(eq, ir.IntType(64))
+
+    return types.uint64(a, i0, x), codegen
+
+
+@intrinsic
+def blend64(typingctx, a, i0, m, x):
+    """``a[i0 + t] = x`` for every set bit ``t`` of the uint64 ``m`` (64 lanes read and
+    written back; the caller keeps ``i0 + 64 <= a.size``).  Numpy definition:
+    ``a[i0:i0 + 64][np.unpackbits(m.view(np.uint8), bitorder="little") == 1] = x``."""
+    if not (_int_array(a) and isinstance(i0, types.Integer) and isinstance(m, types.Integer)
+            and isinstance(x, types.Integer)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        p, vt = _lanes(context, builder, sig.args[0], args[0], args[1], sig.args[1])
+        mv = context.cast(builder, args[2], sig.args[2], types.uint64)
+        bits = builder.bitcast(mv, ir.VectorType(ir.IntType(1), 64))
+        xv = context.cast(builder, args[3], sig.args[3], sig.args[0].dtype)
+        new = builder.select(bits, _splat(builder, vt, xv), builder.load(p, align=1))
+        builder.store(new, p, align=1)
+        return context.get_dummy_value()
+
+    return types.void(a, i0, m, x), codegen

@@ -61,10 +61,9 @@ __all__ = ["encode", "decode", "DecodeError"]
 # ----------------------------------------------------------------------------- encoder
 
 _NONE = np.zeros(0, np.int64)  # an absent int64 array argument of a kernel (never written)
-_NONE_U64 = np.zeros(0, np.uint64)
 
 
-def walk_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, R=None, pos=_NONE):
+def walk_payload(v, sym, cnt, lut, vmin, vals, ranks, M, b, c, R=None, pos=_NONE):
     """:func:`walk_encode` with its scratch (numpy, so memory tracing sees it) -> (nbits,
     payload words).  ``R``: the value bitmaps of :func:`rows8` (``sym[0] == 0``) or None;
     ``pos``: the coded positions :func:`rows8` recorded (all of them when there are at most
@@ -73,7 +72,7 @@ def walk_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, R=None, po
     S = np.zeros(sum(scratch_words(v.size, cnt, M, b, pre)), np.uint64)
     G = v.size - int(cnt[0])
     Q = np.empty(G if pre and G <= pos.size else 0, np.int64)
-    return walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S,
+    return walk_encode(v, lut, vmin, vals, ranks, sym, cnt, M, b, c, S,
                        R if pre else S[:0].reshape((0, 1)), Q, pos)
 
 
@@ -190,20 +189,19 @@ def encode_counted(symbols, walk: int | None = None) -> tuple[bytes, np.ndarray]
         return _EMPTY, np.zeros(0, np.int64)
     R, pos = None, _NONE
     if v.dtype == np.int8:
-        words = v[:d - d % 8].view(np.uint64)
         lo, hi = _minmax8(v)
         if lo <= 0 <= hi and 0 < hi - lo <= GROUP:  # quantizer-like: one pass, see rows8
             R = np.zeros((hi - lo, (d + 63) // 64), np.uint64)
             pos = np.empty(sparse_capacity(d), np.int64)
             code, vmin, vmax = 0, lo, hi
-            T, K, flag, est, sw = plan8_packed(v, words, lo, R, pos)
+            T, K, flag, est, sw = plan8_packed(v, lo, R, pos)
             width = max(2 * hi, -2 * lo - 1).bit_length()
             raw_bits = 8 + d * width
             thr = ref.VSC_BUILD_SLACK * raw_bits
             if (not flag and est <= thr and abs(est - thr) > _EPS * thr and 2 <= K <= walk + 1
                     and T[0, 0] == 0):  # the usual case, decided as below, in fewer calls
                 G = d - int(T[1, 0])
-                nbits, W = walk8(v, words, T, K, lo, np.zeros(sw, np.uint64), R,
+                nbits, W = walk8(v, T, K, lo, np.zeros(sw, np.uint64), R,
                                  np.empty(G if G <= pos.size else 0, np.int64), pos)
                 if nbits <= raw_bits:
                     return _vsc_message(d, nbits, W), T[1, :K]
@@ -214,9 +212,8 @@ def encode_counted(symbols, walk: int | None = None) -> tuple[bytes, np.ndarray]
                 R = None
         else:
             (code, vmin, vmax, sym, cnt, lut, vals, ranks, M, b, c, L, flag,
-             est) = _analyse8(v, words)
+             est) = _analyse8(v, v[:d - d % 8].view(np.uint64))
     else:
-        words = np.zeros(0, np.uint64)
         (code, vmin, vmax, sym, cnt, lut, vals, ranks, M, b, c, L, flag, est) = _analyse(v)
     if code:
         bad = v[(v < -_LIMIT) | (v > _LIMIT)][0]
@@ -237,9 +234,9 @@ def encode_counted(symbols, walk: int | None = None) -> tuple[bytes, np.ndarray]
         if sym.size == 1:
             nbits, W = table_bits(sym, cnt)
         elif sym.size - 1 <= walk:
-            nbits, W = walk_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, R, pos)
+            nbits, W = walk_payload(v, sym, cnt, lut, vmin, vals, ranks, M, b, c, R, pos)
         else:
-            nbits, W = vsc_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, L)
+            nbits, W = vsc_payload(v, sym, cnt, lut, vmin, vals, ranks, M, b, c, L)
         if nbits <= raw_bits:
             return _vsc_message(d, nbits, W), cnt
     head, hlen, buf = _message(ref.KIND_RAW, d, raw_bits)
@@ -355,8 +352,7 @@ def _decode_strict(data, expected_size, max_entries, dtype, walk=WALK_MAX_J) -> 
     out = np.empty(d, dt)
     if K - 1 <= walk:  # one call with the table as one array (see .vsc_packed)
         Q = sparse_scratch(d, G, 4)  # G: checked against the payload's length first
-        ow = out[:d - d % 64].view(np.uint64) if dt == np.int8 and _LITTLE else _NONE_U64
-        code = walk_decode_packed(words, nbits, pos, T, K, out, ow,
+        code = walk_decode_packed(words, nbits, pos, T, K, out,
                                   np.zeros(2 if Q.size else (d + 63) // 64 * 2 + 2, np.uint64), Q)
     else:
         code = _supports_decode(words, nbits, pos, T[0, :K], T[1, :K], T[2, :K - 1],

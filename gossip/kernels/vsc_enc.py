@@ -4,9 +4,9 @@ symbols.
 
 Bits are written MSB-first into zeroed uint64 word buffers with a stateless OR of at most
 two words per code (no per-bit or per-byte loops).  The support pass visits only the
-entries that differ from the most frequent symbol: for int8 symbols it reads the vector as
-uint64 words and skips every word of eight first symbols at once, then walks the differing
-bytes by count-trailing-zeros.  Each occurrence's slot (its index among the entries not
+entries that differ from the most frequent symbol: a vector compare per block of 64 entries
+(:func:`.eqmask64`) skips the blocks of first symbols at once, and count-trailing-zeros
+walks the differing entries of the others.  Each occurrence's slot (its index among the entries not
 claimed by rarer symbols) is its position minus the rarer occurrences seen so far (a
 Fenwick tree over the ranks), and its Golomb code goes into per-symbol scratch regions sized by an exact bound
 (``n_k + (L_k - n_k) // M_k`` unary bits), which are then concatenated in stream order.
@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from ._jit import njit
 
-from ._llvm import clz64, ctz64
+from ._llvm import clz64, ctz64, eqmask64
 from .vsc_bits import _zigzag
 
 
@@ -100,25 +100,6 @@ def hist8(v, words):
     return counts
 
 
-@njit(cache=True, inline="always")
-def byte_mask(x):
-    """Bit t set <=> byte t of the uint64 ``x`` is nonzero."""
-    x |= x >> np.uint64(4)
-    x |= x >> np.uint64(2)
-    x |= x >> np.uint64(1)
-    x &= np.uint64(0x0101010101010101)
-    return (x * np.uint64(0x0102040810204080)) >> np.uint64(56)
-
-
-@njit(cache=True)
-def _mask_words(words, k0, mw):
-    """Bit t set <=> byte t of the eight words from ``words[k0]`` on differs from ``mw``'s."""
-    m = np.uint64(0)
-    for u in range(8):
-        m |= byte_mask(words[k0 + u] ^ mw) << np.uint64(8 * u)
-    return m
-
-
 @njit(cache=True)
 def _mask_any(v, i0, i1, mode):
     """Bit t set <=> ``v[i0 + t] != mode`` (``i1 - i0 <= 64``)."""
@@ -172,7 +153,7 @@ def table_bits(sym, cnt):
 
 
 @njit(cache=True)
-def vsc_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, L):
+def vsc_payload(v, sym, cnt, lut, vmin, vals, ranks, M, b, c, L):
     """The whole VSC payload (``K >= 2``) -> (nbits, words)."""
     J = sym.size - 1
     n = v.size
@@ -187,11 +168,8 @@ def vsc_payload(v, words, sym, cnt, lut, vmin, vals, ranks, M, b, c, L):
     fw = np.zeros(J + 1, np.int64)
     use_lut = lut.size > 0
     seen = np.int64(0)
-    full = words.size // 8 if words.size else 0  # int8 blocks of 64 read as 8 words
-    mw = np.uint64(np.int64(mode) & 255) * np.uint64(0x0101010101010101)
     for i0 in range(0, n, 64):
-        blk = i0 >> 6
-        m = _mask_words(words, 8 * blk, mw) if blk < full else _mask_any(v, i0, min(i0 + 64, n), mode)
+        m = ~eqmask64(v, i0, mode) if i0 + 64 <= n else _mask_any(v, i0, n, mode)
         while m:
             i = i0 + ctz64(m)
             m &= m - np.uint64(1)

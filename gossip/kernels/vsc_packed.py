@@ -22,9 +22,9 @@ from .vsc_wdec import walk_decode
 
 
 @njit(cache=True)
-def plan8_packed(v, words, lo, R, pos):
+def plan8_packed(v, lo, R, pos):
     """:func:`.vsc_plan.plan8` -> (T, K, flag, estimate, scratch words of the walk)."""
-    sym, cnt, lut, vals, ranks, M, b, c, L, flag, est = plan8(v, words, lo, R, pos)
+    sym, cnt, lut, vals, ranks, M, b, c, L, flag, est = plan8(v, lo, R, pos)
     K = sym.size
     T = np.zeros((7, max(lut.size, K)), np.int64)
     T[0, :K] = sym
@@ -42,11 +42,11 @@ def plan8_packed(v, words, lo, R, pos):
 
 
 @njit(cache=True)
-def walk8(v, words, T, K, vmin, S, R, Q, pos):
+def walk8(v, T, K, vmin, S, R, Q, pos):
     """:func:`.vsc_walk.walk_encode` on the plan of :func:`plan8_packed` (``R``: its
     bitmaps; ``S``: zeroed scratch of the size it gave)."""
     e = np.zeros(0, np.int64)
-    return walk_encode(v, words, T[6].copy(), vmin, e, e, T[0, :K].copy(), T[1, :K].copy(),
+    return walk_encode(v, T[6].copy(), vmin, e, e, T[0, :K].copy(), T[1, :K].copy(),
                        T[2, :K - 1].copy(), T[3, :K - 1].copy(), T[4, :K - 1].copy(), S, R, Q,
                        pos)
 
@@ -73,9 +73,9 @@ def table_packed(p, nbits, d):
 
 
 @njit(cache=True)
-def walk_decode_packed(p, nbits, pos, T, K, out, ow, Tw, Q):
-    """:func:`.vsc_wdec.walk_decode` on the table of :func:`table_packed` (``ow``, ``Tw``:
-    its ``ow`` and ``T``)."""
+def walk_decode_packed(p, nbits, pos, T, K, out, Tw, Q):
+    """:func:`.vsc_wdec.walk_decode` on the table of :func:`table_packed` (``Tw``: its
+    ``T``)."""
     return walk_decode(p, nbits, pos, T[0, :K].copy(), T[1, :K].copy(), T[2, :K - 1].copy(),
-                       T[3, :K - 1].copy(), T[4, :K - 1].copy(), T[5, :K - 1].copy(), out, ow,
+                       T[3, :K - 1].copy(), T[4, :K - 1].copy(), T[5, :K - 1].copy(), out,
                        Tw, Q)

@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 from ._jit import njit
 
-from ._llvm import ctz64, popcount64
+from ._llvm import ctz64, eqmask64, popcount64
 from .vsc_bits import _HIST_SPAN, _LIMIT, _estimate, _free_slots, _golomb
-from .vsc_enc import _mask_words, byte_mask, hist8
+from .vsc_enc import hist8
 
 _ONE = np.uint64(1)
 
@@ -125,45 +125,44 @@ def _minmax8(v):
 
 
 @njit(cache=True)
-def rows8(v, words, lo, R, pos):
+def rows8(v, lo, R, pos):
     """int8 symbols in ``[lo, lo + R.shape[0]]`` holding 0: one bitmap per nonzero value
     (row ``x - lo - (x > 0)`` of ``R``, zeroed ``(span - 1, ceil(d / 64))``) and the counts
     of every value from ``lo`` on: the histogram and the occurrence bitmaps in one pass; the
     positions of the nonzero entries, in order, go to ``pos`` as far as they fit (all of
-    them when there are at most ``pos.size``: the sparse walk's input)."""
+    them when there are at most ``pos.size``: the sparse walk's input).  A block of 64
+    entries with over ``rows / 2`` nonzeros takes one vector compare per value
+    (:func:`.eqmask64`; 8x faster than byte masks by SWAR at 50 % nonzeros), a sparser one
+    a scatter per nonzero entry (at 1e6 entries, 1 % / 10 % / 50 % nonzeros: 0.13 / 0.15 /
+    0.14 ms; a compare per value in every block: 0.18 / 0.15 / 0.14)."""
     n = v.size
     nr = R.shape[0]
-    full = words.size // 8
+    full = n // 64
     cap = pos.size
     g = np.int64(0)
-    bw = np.empty(nr, np.uint64)
+    vals = np.empty(nr, np.int64)
     for r in range(nr):
-        x = lo + r + (r >= -lo)
-        bw[r] = np.uint64(x & 255) * np.uint64(0x0101010101010101)
+        vals[r] = lo + r + (r >= -lo)
     for blk in range(full):
-        z = np.uint64(0)
-        for k in range(8 * blk, 8 * blk + 8):
-            z |= words[k]
-        if z == 0:
+        i0 = 64 * blk
+        m = ~eqmask64(v, i0, 0)
+        if m == 0:
             continue
-        m = np.uint64(0)
-        for u in range(8):
-            m |= byte_mask(words[8 * blk + u]) << np.uint64(8 * u)
-        if popcount64(m) > 24:  # dense block: byte compares per value
+        if popcount64(m) > nr // 2:  # dense block: a vector compare per value
             for r in range(nr):
-                R[r, blk] = ~_mask_words(words, 8 * blk, bw[r])
+                R[r, blk] = eqmask64(v, i0, vals[r])
             while m and g < cap:
-                pos[g] = 64 * blk + ctz64(m)
+                pos[g] = i0 + ctz64(m)
                 m &= m - _ONE
                 g += 1
             continue
         while m:
             t = ctz64(m)
             m &= m - _ONE
-            x = np.int64(v[64 * blk + t])
+            x = np.int64(v[i0 + t])
             R[x - lo - (x > 0), blk] |= _ONE << np.uint64(t)
             if g < cap:
-                pos[g] = 64 * blk + t
+                pos[g] = i0 + t
             g += 1
     for i in range(64 * full, n):
         x = np.int64(v[i])
@@ -185,6 +184,6 @@ def rows8(v, words, lo, R, pos):
 
 
 @njit(cache=True)
-def plan8(v, words, lo, R, pos):
+def plan8(v, lo, R, pos):
     """:func:`rows8`, then the plan from its counts (:func:`_from_counts`): one call."""
-    return _from_counts(rows8(v, words, lo, R, pos), np.int64(lo), v.size)
+    return _from_counts(rows8(v, lo, R, pos), np.int64(lo), v.size)

@@ -8,8 +8,8 @@ of word ``w`` = position ``64 w + t``) marks the positions of the rarer symbols 
 handled; symbol ``j``'s slots are the clear bits of ``T`` in order, counted by popcount:
 
 * encoder: a pass over the symbols sets the occurrence bits of up to ``GROUP`` coded symbols
-  in bitmaps ``E`` (one scatter per differing entry; for int8 with over 1/8 coded entries,
-  SWAR byte compares per symbol instead); int8 symbols within ``GROUP + 1`` values holding
+  in bitmaps ``E`` (in a block of 64 entries with over ``GROUP / 2`` coded ones, a vector
+  compare per symbol, :func:`.eqmask64`; else a scatter per coded entry); int8 symbols within ``GROUP + 1`` values holding
   0 (quantizer output) get their histogram and bitmaps in one pass instead (:func:`.vsc_plan.rows8`);
   each symbol then walks the words: slot = free slots in earlier words + popcount of the
   free bits below it;
@@ -26,8 +26,8 @@ from __future__ import annotations
 import numpy as np
 from ._jit import njit
 
-from ._llvm import ctz64, popcount64
-from .vsc_enc import _mask_any, _mask_words, _wcopy, byte_mask, table_write
+from ._llvm import ctz64, eqmask64, popcount64
+from .vsc_enc import _mask_any, _wcopy, table_write
 from .vsc_sparse import _sparse_slots
 
 GROUP = 8  # coded symbols per encoder pass over the symbols (E: d / 8 bytes each)
@@ -83,7 +83,7 @@ def scratch_words(n, cnt, M, b, pre):
 
 
 @njit(cache=True)
-def walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S, R, Q, pos):
+def walk_encode(v, lut, vmin, vals, ranks, sym, cnt, M, b, c, S, R, Q, pos):
     """The whole VSC payload (``K >= 2``) -> (its bit length, its words: a view of ``S``).
     ``S``: zeroed scratch of the sizes :func:`scratch_words` gives, in that order.  The
     payload ``W`` gets the symbol table and the unary stream; ``P`` and ``B`` collect the
@@ -104,15 +104,12 @@ def walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S, R, Q, po
     P = S[se + nw + sw:se + nw + sw + sp]
     B = S[se + nw + sw + sp:se + nw + sw + sp + sb]
     use_lut = lut.size > 0
-    full = words.size // 8  # int8 blocks of 64 read as 8 words
     mode = sym[0]
-    mw = np.uint64(np.int64(mode) & 255) * np.uint64(0x0101010101010101)
     u = table_write(W, sym, cnt)
     uk, una = u >> 6, u & 63  # three buffered writers: word, pending bits, their count
     uacc = W[uk] >> np.uint64(64 - una) if una else np.uint64(0)
     pk, pacc, pna = 0, np.uint64(0), 0
     bk, bacc, bna = 0, np.uint64(0), 0
-    dense = 8 * (n - cnt[0]) > n  # over 1/8 coded: int8 bitmaps by byte compares
     off = _sparse_slots(v, lut, vmin, vals, ranks, cnt, pos, Q) if sparse else Q
     gb = np.empty(CHUNK, np.int64)  # a chunk's gaps, then remainders
     qb = np.empty(CHUNK, np.int64)  # its quotients
@@ -120,28 +117,19 @@ def walk_encode(v, words, lut, vmin, vals, ranks, sym, cnt, M, b, c, S, R, Q, po
         jlo = max(jhi - GROUP + 1, 0)
         if jhi < J - 1:
             E[:] = 0
-        bw = np.empty(jhi - jlo + 1, np.uint64)  # the group's symbols in every byte
-        for j in range(jlo, jhi + 1):
-            bw[jhi - j] = np.uint64(np.int64(sym[j + 1]) & 255) * np.uint64(0x0101010101010101)
+        gs = sym[jlo + 1:jhi + 2][::-1].copy()  # the group's symbols, E's rows
         for i0 in range(0, 0 if pre or sparse else n, 64):
             blk = i0 >> 6
-            if blk < full:
-                z = np.uint64(0)
-                for k in range(8 * blk, 8 * blk + 8):
-                    z |= words[k] ^ mw
-                if z == 0:  # 64 first symbols
+            if i0 + 64 <= n:
+                m = ~eqmask64(v, i0, mode)
+                if m == 0:  # 64 first symbols
                     continue
-                if dense:  # byte compares: cheaper than one scatter per entry
-                    for r in range(bw.size):
-                        E[r, blk] = ~_mask_words(words, 8 * blk, bw[r])
+                if popcount64(m) > gs.size // 2:  # dense: a vector compare per symbol
+                    for r in range(gs.size):
+                        E[r, blk] = eqmask64(v, i0, gs[r])
                     continue
-                m = np.uint64(0)
-                for u in range(8):  # sparse: most words hold first symbols only
-                    x = words[8 * blk + u] ^ mw
-                    if x:
-                        m |= byte_mask(x) << np.uint64(8 * u)
             else:
-                m = _mask_any(v, i0, min(i0 + 64, n), mode)
+                m = _mask_any(v, i0, n, mode)
             while m:
                 t = ctz64(m)
                 m &= m - _ONE

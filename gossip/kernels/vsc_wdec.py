@@ -17,7 +17,7 @@ of them spilled registers and ran 1.7x slower):
 
 Then :func:`_expand` walks the words once: word ``w`` has ``popcount(~T[w])`` free slots,
 the next that many bits of ``SB`` land on them by one ``pdep`` (:func:`_deposit`), and the
-int8 output takes the symbol in 8 bytes at a time.  No branch depends on a code, so the
+output takes the symbol there by one 64-lane vector blend.  No branch depends on a code, so the
 walk costs ``O(d / 64)`` per symbol plus ``O(1)`` per code.  With few coded occurrences
 (``Q`` given, :mod:`.vsc_sparse`) the slots go to a branch-free merge with the taken
 positions instead of the bitmaps.
@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 from ._jit import njit
 
-from ._llvm import FAST_PDEP, bitrev64, ctz64, pdep64, popcount64
+from ._llvm import FAST_PDEP, bitrev64, blend64, ctz64, pdep64, popcount64
 from .vsc_bits import _skip_unary
 from .vsc_sparse import _merge
 
@@ -36,7 +36,6 @@ CHUNK = 256  # codes per stage call (64..1024 time the same)
 _ONE = np.uint64(1)
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 _M8 = np.uint64(0xFF)
-_B1 = np.uint64(0x0101010101010101)
 
 
 def _byte_select_table() -> np.ndarray:
@@ -49,14 +48,7 @@ def _byte_select_table() -> np.ndarray:
     return t
 
 
-def _byte_expand_table() -> np.ndarray:
-    """``_EXP[byte]``: the uint64 whose byte ``i`` is 0xFF where bit ``i`` of ``byte`` is set."""
-    return np.array([sum(0xFF << (8 * i) for i in range(8) if x >> i & 1) for x in range(256)],
-                    np.uint64)
-
-
 _SEL = _byte_select_table()
-_EXP = _byte_expand_table()
 
 
 @njit(cache=True, inline="always")
@@ -161,12 +153,12 @@ def _scatter(qb, cn, SB, cur, acc):
 
 
 @njit(cache=True)
-def _expand(SB, T, out, ow, sj, mark, lastslot):
+def _expand(SB, T, out, sj, mark, lastslot):
     """The set bits of ``SB`` (free-slot indices, at most ``lastslot``) -> ``sj`` at their
-    positions in ``out``; ``T`` gets them too when ``mark``.  ``ow``: ``out``'s full 64-entry
-    blocks as uint64 (int8 output, 8 entries per word at a time), or empty."""
+    positions in ``out`` (a 64-lane vector blend per full block, :func:`.blend64`); ``T``
+    gets them too when ``mark``."""
     nw = T.size
-    sjw = np.uint64(np.int64(sj) & 255) * _B1
+    full = out.size // 64
     fb = np.int64(0)  # free slots in the words before w
     for w in range(nw):
         if fb > lastslot:
@@ -179,10 +171,8 @@ def _expand(SB, T, out, ow, sj, mark, lastslot):
         fb += popcount64(f)
         if mark:
             T[w] = tw | a
-        if 8 * w + 8 <= ow.size:
-            for u in range(8):
-                v = ow[8 * w + u]
-                ow[8 * w + u] = v ^ ((v ^ sjw) & _EXP[np.int64((a >> np.uint64(8 * u)) & _M8)])
+        if w < full:
+            blend64(out, 64 * w, a, sj)
         else:
             while a:
                 out[64 * w + ctz64(a)] = sj
@@ -190,9 +180,9 @@ def _expand(SB, T, out, ow, sj, mark, lastslot):
 
 
 @njit(cache=True)
-def walk_decode(p, nbits, pos, sym, cnt, M, b, c, L, out, ow, T, Q):
+def walk_decode(p, nbits, pos, sym, cnt, M, b, c, L, out, T, Q):
     """Decode the supports (``K >= 2``) into ``out`` -> error code (see ``_ERRORS``).
-    ``ow``: see :func:`_expand`.  ``T``: ``2 ceil(d / 64) + 2`` zeroed words, the taken
+    ``T``: ``2 ceil(d / 64) + 2`` zeroed words, the taken
     bitmap then ``SB`` (one, unused, for the sparse walk).  ``Q``: :func:`sparse_scratch`
     with 4 parts (not empty: the sparse walk, a branch-free merge of each symbol's slots
     with the taken positions, :func:`.vsc_sparse._merge`)."""
@@ -260,7 +250,7 @@ def walk_decode(p, nbits, pos, sym, cnt, M, b, c, L, out, ow, T, Q):
                 out[at] = sj
         else:
             SB[cur] = acc
-            _expand(SB, T, out, ow, sj, j > 0, last)
+            _expand(SB, T, out, sj, j > 0, last)
     if lpos != nbits:
         return 17
     return 0

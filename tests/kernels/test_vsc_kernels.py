@@ -276,6 +276,41 @@ def test_select_and_deposit_agree_with_their_definitions():
         assert np.array_equal(run(vals, fs, 2), want)
 
 
+def test_vector_lane_ops_agree_with_their_definitions():
+    """``eqmask64`` (bit t <=> a[i0 + t] == x) and ``blend64`` (a[i0 + t] = x where bit t of
+    m is set), the 64-lane vector intrinsics of the encoder's bitmaps and the decoder's
+    output, against their numpy definitions for every integer dtype, offsets that are not
+    aligned, and the extreme values of each dtype."""
+    from numba import njit
+
+    from gossip.kernels._llvm import blend64, eqmask64
+
+    @njit
+    def eq(a, i0, x):
+        return eqmask64(a, i0, x)
+
+    @njit
+    def blend(a, i0, m, x):
+        blend64(a, i0, m, x)
+
+    rng = np.random.default_rng(11)
+    for dt in (np.int8, np.uint8, np.int16, np.int32, np.int64):
+        info = np.iinfo(dt)
+        xs = [0, 1, 2, int(info.min), int(info.max)] + ([-1] if info.min < 0 else [])
+        a = np.array(rng.choice(xs, 300), dt)
+        for i0 in (0, 1, 7, 64, 236):
+            for x in xs:
+                want = np.packbits(a[i0:i0 + 64] == np.array(x, dt), bitorder="little")
+                assert eq(a, i0, dt(x)) == want.view("<u8")[0], (dt, i0, x)
+                for m in (0, 2**64 - 1, 1 << 63, int(rng.integers(0, 2**62)) * 3):
+                    m = np.uint64(m)
+                    got, ref = a.copy(), a.copy()
+                    blend(got, i0, m, dt(x))
+                    ref[i0:i0 + 64][np.unpackbits(np.array([m]).view(np.uint8),
+                                                  bitorder="little") == 1] = x
+                    assert np.array_equal(got, ref), (dt, i0, x, m)
+
+
 def test_int8_one_pass_bitmaps_and_their_fallbacks():
     """int8 within a span of GROUP + 1 values holding 0 takes rows8 (histogram and bitmaps in
     one pass); a most frequent symbol other than 0, no 0, or a wider span take the others."""
