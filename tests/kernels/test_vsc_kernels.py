@@ -241,10 +241,15 @@ def test_select_and_deposit_agree_with_their_definitions():
         for i in range(xs.size):
             if how == 0:
                 out[i] = vw._select_bw(xs[i], np.int64(ys[i]))
-            elif how == 1:
-                out[i] = vw._deposit_sw(xs[i], ys[i])
             else:
-                out[i] = vw.pdep64(xs[i], ys[i])
+                out[i] = vw._deposit_sw(xs[i], ys[i])
+        return out
+
+    @njit
+    def run_pdep(xs, ys):  # compiled only where pdep is (not for a generic CPU target)
+        out = np.empty(xs.size, np.uint64)
+        for i in range(xs.size):
+            out[i] = vw.pdep64(xs[i], ys[i])
         return out
 
     rng = np.random.default_rng(7)
@@ -273,7 +278,7 @@ def test_select_and_deposit_agree_with_their_definitions():
     want = np.array(want, np.uint64)
     assert np.array_equal(run(vals, fs, 1), want)
     if vw.FAST_PDEP:
-        assert np.array_equal(run(vals, fs, 2), want)
+        assert np.array_equal(run_pdep(vals, fs), want)
 
 
 def test_vector_lane_ops_agree_with_their_definitions():
