@@ -104,19 +104,20 @@ def _quantize_u(v, u, starts, sizes, s, tau, subtractive, l2, z):
         step = s / safe
         lo = starts[k]
         hi = lo + sizes[k]
+        vb, ub, zb = v[lo:hi], u[lo:hi], z[lo:hi]  # indices from 0: the loops vectorise
         if subtractive:  # one loop per mode, so that each has no branch but the clamps
-            for i in range(lo, hi):
-                f = np.floor(v[i] * step + u[i])
+            for i in range(zb.size):
+                f = np.floor(vb[i] * step + ub[i])
                 if f < -s:
                     f = -s
                 if f > s:
                     f = s
-                z[i] = f
+                zb[i] = f
         else:  # x = 0 gives mag = floor(u) = 0, so copysign is numpy's sign(x) * mag
-            for i in range(lo, hi):
-                x = v[i]
-                mag = min(np.floor(abs(x) * step + u[i]), s)
-                z[i] = np.copysign(mag, x)
+            for i in range(zb.size):
+                x = vb[i]
+                mag = min(np.floor(abs(x) * step + ub[i]), s)
+                zb[i] = np.copysign(mag, x)
     scales = np.empty(sizes.size, np.float32)
     for k in range(sizes.size):
         scales[k] = np.float32(np.float64(sigma[k]) / tau[k])
@@ -146,24 +147,38 @@ _NO_U = np.zeros(0, np.float32)
 
 @njit(cache=True)
 def _dq(z, scales, levels, sizes, u, sub, mode, w, acc):
-    """mode 0: acc = dq; 1: acc += dq; 2: acc += w * dq (all float32)."""
-    i = 0
+    """mode 0: acc = dq; 1: acc += dq; 2: acc += w * dq (all float32); per block, each inner
+    loop without branches and indexed from 0, so it vectorises (a loop over ``range(lo,
+    hi)`` does not: numba's negative-index wraparound; 10x slower)."""
+    lo = 0
     for k in range(sizes.size):
+        hi = lo + sizes[k]
         step = scales[k] / levels
-        live = scales[k] > np.float32(0)
-        for _ in range(sizes[k]):
-            zi = np.float32(z[i])
-            if sub:
-                dq = (zi - u[i] + np.float32(0.5)) * step if live else np.float32(0)
-            else:
-                dq = zi * step
+        zb, ab = z[lo:hi], acc[lo:hi]
+        if sub and not scales[k] > np.float32(0):  # a dead block: dq = 0
             if mode == 0:
-                acc[i] = dq
+                ab[:] = np.float32(0)
+        elif sub:
+            ub = u[lo:hi]
+            if mode == 0:
+                for i in range(ab.size):
+                    ab[i] = (np.float32(zb[i]) - ub[i] + np.float32(0.5)) * step
             elif mode == 1:
-                acc[i] = acc[i] + dq
+                for i in range(ab.size):
+                    ab[i] = ab[i] + (np.float32(zb[i]) - ub[i] + np.float32(0.5)) * step
             else:
-                acc[i] = acc[i] + w * dq
-            i += 1
+                for i in range(ab.size):
+                    ab[i] = ab[i] + w * ((np.float32(zb[i]) - ub[i] + np.float32(0.5)) * step)
+        elif mode == 0:
+            for i in range(ab.size):
+                ab[i] = np.float32(zb[i]) * step
+        elif mode == 1:
+            for i in range(ab.size):
+                ab[i] = ab[i] + np.float32(zb[i]) * step
+        else:
+            for i in range(ab.size):
+                ab[i] = ab[i] + w * (np.float32(zb[i]) * step)
+        lo = hi
 
 
 def _args(q, quantized, u):
@@ -211,27 +226,28 @@ def _mix(Z, SC, levels, sizes, U, sub, W, own, x_hat, acc):
     lo = 0
     for k in range(sizes.size):
         hi = lo + sizes[k]
+        xb, ab = x_hat[lo:hi], acc[lo:hi]  # indices from 0: the loops vectorise
         for m in range(Z.shape[0]):
             st = SC[m, k] / levels
             wm = W[m]
-            zr = Z[m]
+            zr = Z[m, lo:hi]
             if sub:
-                ur = U[m]
+                ur = U[m, lo:hi]
                 live = SC[m, k] > np.float32(0)
-                for i in range(lo, hi):
+                for i in range(ab.size):
                     dq = (np.float32(zr[i]) - ur[i] + np.float32(0.5)) * st if live \
                         else np.float32(0)
                     if m == own:
-                        x_hat[i] = x_hat[i] + dq
-                    acc[i] = acc[i] + wm * dq
+                        xb[i] = xb[i] + dq
+                    ab[i] = ab[i] + wm * dq
             elif m == own:
-                for i in range(lo, hi):
+                for i in range(ab.size):
                     dq = np.float32(zr[i]) * st
-                    x_hat[i] = x_hat[i] + dq
-                    acc[i] = acc[i] + wm * dq
+                    xb[i] = xb[i] + dq
+                    ab[i] = ab[i] + wm * dq
             else:
-                for i in range(lo, hi):
-                    acc[i] = acc[i] + wm * (np.float32(zr[i]) * st)
+                for i in range(ab.size):
+                    ab[i] = ab[i] + wm * (np.float32(zr[i]) * st)
         lo = hi
 
 
