@@ -8,11 +8,13 @@ of word ``w`` = position ``64 w + t``) marks the positions of the rarer symbols 
 handled; symbol ``j``'s slots are the clear bits of ``T`` in order, counted by popcount:
 
 * encoder: a pass over the symbols sets the occurrence bits of up to ``GROUP`` coded symbols
-  in bitmaps ``E`` (in a block of 64 entries with over ``GROUP / 2`` coded ones, a vector
-  compare per symbol, :func:`.eqmask64`; else a scatter per coded entry); int8 symbols within ``GROUP + 1`` values holding
-  0 (quantizer output) get their histogram and bitmaps in one pass instead (:func:`.vsc_plan.rows8`);
-  each symbol then walks the words: slot = free slots in earlier words + popcount of the
-  free bits below it;
+  in bitmaps ``E`` (in a block of 64 entries with over half as many coded entries as the
+  group has symbols, a vector compare per symbol, :func:`.eqmask64`; else a scatter per
+  coded entry); int8 symbols within ``GROUP + 1`` values holding 0 (quantizer output) get
+  their histogram and bitmaps in one pass instead (:func:`.vsc_plan.rows8`); each symbol
+  then walks the words: slot = free slots in earlier words + popcount of the free bits
+  below it, the gaps split into quotient and remainder in the same loop, and each of the
+  three sub-streams written by its own loop;
 * decoder (:mod:`.vsc_wdec`): the slots go into a compacted bitmap over the free slots,
   which one ``pdep`` per word of ``T`` puts onto the free positions.
 
