@@ -125,6 +125,9 @@ def _train(cfg, kind: str, n: int, say, started: list) -> int:
     ranks = f"{comm.size} rank" + ("s" if comm.size != 1 else "")
     say(f"gossip {cfg.algorithm.name}: {ranks}, {comm.name} communicator; "
         f"topology {topo.summary()}")
+    note = comm.wait_note()
+    if note:
+        say(f"gossip: warning: {note}", err=True)
     if cfg.train.mode == "async":
         from ..run.async_loop import AsyncRun as Run
     run = Run(cfg, comm, topo, out)

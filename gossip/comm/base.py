@@ -105,3 +105,7 @@ class Communicator(ABC):
 
     def barrier(self) -> None:  # noqa: B027 - optional
         pass
+
+    def wait_note(self) -> str | None:
+        """A warning about how this communicator will wait on this machine, or None."""
+        return None

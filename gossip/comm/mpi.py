@@ -13,6 +13,8 @@ goes silent is named (:mod:`.deadline`).  Buffer-based calls only: no pickles.
 
 from __future__ import annotations
 
+import os
+
 import struct
 from sys import getrefcount
 
@@ -25,6 +27,16 @@ from .launch import launched_by_mpi, world
 __all__ = ["MPICommunicator", "LostPeerError", "launched_by_mpi", "world"]
 
 _LEN = struct.Struct("=q")  # a length announcement: one native int64
+
+
+def oversubscribed_block_note(wait_mode: str, ranks_here: int, cores: int) -> str | None:
+    """The warning for ``--mpi-wait block`` with more ranks than cores on a node, or None."""
+    if wait_mode != "block" or ranks_here <= cores:
+        return None
+    return (f"--mpi-wait block with {ranks_here} ranks on {cores} cores of this node: a rank "
+            f"waiting in MPI's Waitsome spins on its core while the rank sharing it cannot run "
+            f"(milliseconds per exchange); use --mpi-wait yield (the default) when ranks share "
+            f"cores")
 
 
 class MPICommunicator(Deadlines, Communicator):
@@ -59,6 +71,15 @@ class MPICommunicator(Deadlines, Communicator):
         self._lens: dict[int, np.ndarray] = {}  # per peer: the length announcement sent
         self._inbufs: dict[int, np.ndarray] = {}  # per peer: the last inline receive buffer
         self._init_deadlines(wait_mode)
+        here = self.world.Split_type(MPI.COMM_TYPE_SHARED)  # the ranks on this node
+        self.ranks_here = here.Get_size()
+        here.Free()
+
+    def wait_note(self) -> str | None:
+        """A warning for the wait mode this node's ranks make slow, or None: ``block`` with
+        more ranks than cores spins a whole scheduler tick per wait (about 4 ms per exchange
+        on 4 ranks on 2 cores, 100x the yield mode)."""
+        return oversubscribed_block_note(self.wait_mode, self.ranks_here, os.cpu_count() or 1)
 
     def _announce(self, j: int, msg, reqs: list, data: list) -> None:
         """A payload over ``INLINE`` bytes: its length (appended to ``reqs``), then itself

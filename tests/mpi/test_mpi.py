@@ -106,3 +106,22 @@ def test_hung_peer_named_in_a_collective(op):
     assert "no answer from rank 2 " in line, r.stdout
     assert float(line.split(" after ")[1].split(" s")[0]) < 1.0 + 5.0 + 1.0, line
     assert "NOT NAMED" not in r.stdout, r.stdout
+
+
+def test_block_wait_with_more_ranks_than_cores_is_warned_once(tmp_path):
+    """``--mpi-wait block`` spins a scheduler tick per wait when ranks share cores: rank 0
+    warns once, naming the counts and the fix; the run itself goes on."""
+    import os
+
+    from gossip.comm.mpi import oversubscribed_block_note
+
+    assert oversubscribed_block_note("yield", 8, 2) is None
+    assert oversubscribed_block_note("block", 2, 2) is None
+    note = oversubscribed_block_note("block", 8, 2)
+    assert "8 ranks on 2 cores" in note and "--mpi-wait yield" in note
+    n = 4
+    r = mpirun(n, "-m", "gossip", "train", "--mpi-wait", "block", "--rounds", "3",
+               "--no-progress", "--out", str(tmp_path / "o"), timeout=120)
+    assert r.returncode == 0, r.stderr
+    want = 1 if n > (os.cpu_count() or 1) else 0
+    assert r.stderr.count("--mpi-wait block with") == want, r.stderr
