@@ -2,8 +2,9 @@
 count of a 64-bit integer (``llvm.ctlz.i64`` / ``llvm.cttz.i64`` with zero defined as 64,
 ``llvm.ctpop.i64``), bit reversal (``llvm.bitreverse.i64``), x86 BMI2 ``pdep`` where it
 is fast (:data:`FAST_PDEP`), and two 64-lane vector operations on integer arrays that LLVM
-lowers to the target's SIMD compares, mask moves and blends (any target: SSE2, AVX2, NEON;
-numba's loops do not vectorise them): :func:`eqmask64` and :func:`blend64`."""
+lowers to the target's SIMD compares, mask moves and blends (portable LLVM IR; the tests
+pass on AVX2 and on generic x86-64, ``NUMBA_CPU_NAME=generic``; numba's loops do not
+vectorise this work): :func:`eqmask64` and :func:`blend64`."""
 
 from __future__ import annotations
 
