@@ -14,7 +14,6 @@ goes silent is named (:mod:`.deadline`).  Buffer-based calls only: no pickles.
 from __future__ import annotations
 
 import os
-
 import struct
 from sys import getrefcount
 

@@ -155,9 +155,14 @@ def _dq(z, scales, levels, sizes, u, sub, mode, w, acc):
         hi = lo + sizes[k]
         step = scales[k] / levels
         zb, ab = z[lo:hi], acc[lo:hi]
-        if sub and not scales[k] > np.float32(0):  # a dead block: dq = 0
+        if sub and not scales[k] > np.float32(0):  # a dead block: dq = 0, added as such
+            zero = np.float32(0)  # (acc + 0 turns -0.0 into 0.0, as the reference does)
             if mode == 0:
-                ab[:] = np.float32(0)
+                ab[:] = zero
+            else:
+                add = zero if mode == 1 else w * zero
+                for i in range(ab.size):
+                    ab[i] = ab[i] + add
         elif sub:
             ub = u[lo:hi]
             if mode == 0:

@@ -79,8 +79,29 @@ def test_dequantize_variants(sub):
         assert same(a1, a2)
 
 
-@pytest.mark.parametrize("sub", [False, True])
+def test_dead_block_adds_zero_as_numpy_does():
+    """A block of zeros (scale 0, subtractive dither) adds dq = 0 to the accumulator like the
+    reference: -0.0 + 0.0 is 0.0, -0.0 + (-0.5 * 0.0) stays -0.0, bit for bit."""
+    q = DitheredQuantizer([5, 7], 4, norm="l2", subtractive=True)
+    v = np.zeros(12, np.float32)
+    v[5:] = np.arange(1, 8, dtype=np.float32)
+    u = q.dither(np.random.default_rng(0))
+    qq = q.quantize(v, u)
+    assert qq.scales[0] == 0
+    for w in (0.5, -0.5):
+        want, got = np.full(12, -0.0, np.float32), np.full(12, -0.0, np.float32)
+        want += np.float32(w) * q.dequantize(qq, u)
+        quant.dequantize_axpy(q, qq, w, got, u)
+        assert want.tobytes() == got.tobytes()
+    want, got = np.full(12, -0.0, np.float32), np.full(12, -0.0, np.float32)
+    want += q.dequantize(qq, u)
+    quant.dequantize_add(q, qq, got, u)
+    assert want.tobytes() == got.tobytes()
+    assert not np.signbit(got[:5]).any()
+
+
 @pytest.mark.parametrize("own", [0, 1, 2])
+@pytest.mark.parametrize("sub", [False, True])
 def test_absorb_one_pass_matches_the_separate_passes(sub, own):
     rng = np.random.default_rng(4)
     q = DitheredQuantizer([300, 1, 5000, 64], 4, norm="l2", tau_scaling=True, subtractive=sub)
