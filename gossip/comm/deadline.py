@@ -1,17 +1,18 @@
 """Waiting with a deadline: every MPI wait either completes or names the peer that is lost.
 
-A wait watches its requests and a liveness ping from any peer (always posted).  How it waits
-is the wait mode (``--mpi-wait``): ``yield`` (default) polls with ``Testsome`` and gives the core away with
-``sched_yield`` between polls, so ranks that share cores (more ranks than cores, the normal
-case on a laptop or an oversubscribed node) do not spin while their peers compute, yet a
-message is taken within microseconds; ``block`` sits in MPI's ``Waitsome`` (MPICH spins there:
-best with one rank per dedicated core); ``sleep`` naps between polls (20 us doubling to 1 ms),
-the least CPU while waiting, at up to a millisecond of extra latency.  The polling modes read
-the deadline on the clock; ``block`` waits on one more request, an alarm that a helper thread
-sends this rank at the deadline.  A ping is answered at once (while polling: within 2 ms),
-so a waiting rank is never blamed for someone else's silence.  At the deadline a rank pings the
-peers it still waits for: one that answers is alive (waiting on someone else), so the wait goes
-on; one that does not is dead or hung, and :class:`LostPeerError` names it.
+A wait watches its requests and a liveness ping from any peer (always posted). How it waits is
+the wait mode (``--mpi-wait``): ``yield`` (default) polls with ``Testsome`` and gives the core
+away with ``sched_yield`` between polls, so ranks that share cores (more ranks than cores, the
+normal case on a laptop or an oversubscribed node) do not spin while their peers compute, yet a
+message is taken within microseconds; ``block`` spins on ``Testall`` for the first 2 ms, then
+sits in MPI's ``Waitsome`` (MPICH spins there too: best with one rank per dedicated core);
+``sleep`` naps between polls (20 us doubling to 1 ms), the least CPU while waiting, at up to a
+millisecond of extra latency. The polling modes read the deadline on the clock; ``block`` waits
+on one more request, an alarm that a helper thread sends this rank at the deadline. A ping is
+answered at once (while polling: within 2 ms), so a waiting rank is never blamed for someone
+else's silence. At the deadline a rank pings the peers it still waits for: one that answers is
+alive (waiting on someone else), so the wait goes on; one that does not is dead or hung, and
+:class:`LostPeerError` names it.
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ class Deadlines:
         self._pings: list = []  # outstanding ping sends (to peers that may be dead)
         self._pongs: list = []
         self._status_pool: list = []  # MPI statuses reused by every quick wait (_quick)
+        self._testall = MPI.Request.Testall
         self._alarm_req = self.world.Irecv([self._alarm_in, MPI.INT64_T], source=self.rank,
                                            tag=self.ALARM_TAG)
         self._alarm = _Alarm(self.world, self.rank, self.ALARM_TAG, MPI.INT64_T)
@@ -191,27 +193,33 @@ class Deadlines:
 
     def _quick(self, reqs: list) -> list | None:
         """All of ``reqs`` done within ``CHECK_EVERY`` (``Testall`` polls, yielding the core
-        between them in the yield mode; one poll in the others)?  -> statuses, the first
+        between them in the yield mode, back to back in the block mode, whose full wait arms
+        the alarm; one poll in the sleep mode)?  -> statuses, the first
         ``len(reqs)`` of which are theirs (a list kept between calls: no allocation per
         round), or None, leaving every request as it was, for the full wait (MPI's
         ``Testall`` completes none unless all)."""
-        MPI = self.MPI
         statuses = self._status_pool
         if len(statuses) < len(reqs):
-            statuses += [MPI.Status() for _ in range(len(reqs) - len(statuses))]
-        testall = MPI.Request.Testall
+            statuses += [self.MPI.Status() for _ in range(len(reqs) - len(statuses))]
+        testall = self._testall
         try:
             if testall(reqs, statuses):
                 return statuses
-            if self.wait_mode != "yield":
+            mode = self.wait_mode
+            if mode == "sleep":
                 return None
             clock, pause = time.monotonic, os.sched_yield
             end = clock() + self.CHECK_EVERY
-            while clock() < end:
-                pause()
-                if testall(reqs, statuses):
-                    return statuses
-        except MPI.Exception:
+            if mode == "yield":
+                while clock() < end:
+                    pause()
+                    if testall(reqs, statuses):
+                        return statuses
+            else:  # block: spin, as MPICH's own wait would, without the alarm's set-up
+                while clock() < end:
+                    if testall(reqs, statuses):
+                        return statuses
+        except self.MPI.Exception:
             return None  # the full wait names the peer whose request failed
         return None
 

@@ -62,6 +62,7 @@ class MPICommunicator(Deadlines, Communicator):
         self.local_ranks = [self.rank]
         self.neighbours = {self.rank: tuple(nbrs)}
         self.graph = self.world.Create_dist_graph_adjacent(nbrs, nbrs, reorder=False)
+        self._byte, self._any_tag = MPI.BYTE, MPI.ANY_TAG  # looked up once: exchange is hot
         # Failures come back as exceptions (mpi4py raises MPI.Exception) instead of aborting
         # inside the library, so a lost peer can be named; see _wait.
         for c in (self.world, self.graph):
@@ -120,18 +121,18 @@ class MPICommunicator(Deadlines, Communicator):
         payloads announced; otherwise the full wait, which posts each announced payload's
         receive as soon as its announcement is in.  The common path
         is kept to the MPI calls themselves (a 1 KB exchange costs a few microseconds)."""
-        MPI = self.MPI
         self.round += 1
         mine = outbox[self.rank]
         peers = sorted(mine)
-        graph, byte, cap, tag = self.graph, MPI.BYTE, self.INLINE, self.INLINE_TAG
-        pool, bufs = self._inbufs, []
+        graph, pool, byte, anytag = self.graph, self._inbufs, self._byte, self._any_tag
+        cap, tag = self.INLINE, self.INLINE_TAG
+        reqs, bufs = [], []
         for j in peers:  # a peer's receive buffer is reused once nothing else refers to it
             b = pool.get(j)
             if b is None or getrefcount(b) > 3:  # 3: pool, b, the call's argument
                 b = pool[j] = np.empty(cap, dtype=np.uint8)
             bufs.append(b)
-        reqs = [graph.Irecv([b, byte], j, MPI.ANY_TAG) for b, j in zip(bufs, peers)]
+            reqs.append(graph.Irecv([b, byte], j, anytag))
         data: list = []
         for j in peers:
             msg = mine[j]

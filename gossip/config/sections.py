@@ -217,9 +217,9 @@ class TrainConfig:
                                   flag="--exchange-timeout", lo=0.0, lo_open=True)
     mpi_wait: str = opt("yield", "how a rank waits for messages (MPI only): yield = poll and give "
                         "the core to other processes between polls (default: right when ranks "
-                        "share cores, and as fast as MPI's own wait otherwise), block = MPI's "
-                        "Waitsome (MPICH busy-spins: for one rank per dedicated core; warned "
-                        "when a node has more ranks than cores), sleep = "
+                        "share cores, and as fast as MPI's own wait otherwise), block = spin on "
+                        "Testall, then MPI's Waitsome (busy: for one rank per dedicated "
+                        "core; warned when a node has more ranks than cores), sleep = "
                         "poll with naps of 20 us to 1 ms (least CPU while waiting; adds up to "
                         "1 ms per wait)", flag="--mpi-wait", choices=("yield", "block", "sleep"))
     checkpoint_every: int = opt(100, "write a checkpoint set (every rank) every N rounds and after "

@@ -48,8 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ranks", type=int, default=4, help="MPI ranks on a ring (default 4)")
     p.add_argument("--sizes", default="1K,64K,1M,6M,64M", type=_sizes,
                    help="message sizes in bytes (K, M, G suffixes), comma-separated")
-    p.add_argument("--repeats", type=int, default=7, help="timed samples of each kind per size (a sample: exchanges lasting "
-                        "5 ms at least)")
+    p.add_argument("--repeats", type=int, default=7,
+                   help="timed samples of each kind per size (a sample: exchanges lasting "
+                        "20 ms at least)")
     p.add_argument("--mpi-wait", default="yield", choices=("yield", "block", "sleep"),
                    help="how MPICommunicator waits, as gossip train --mpi-wait (default yield)")
     return p
@@ -74,7 +75,8 @@ def _slowest(world, seconds: float) -> float:
     return float(out[0])
 
 
-SAMPLE_S = 5e-3  # a timing sample lasts this long at least (small messages: many exchanges)
+SAMPLE_S = 20e-3  # a timing sample lasts this long at least (small messages: many exchanges;
+# 5 ms, about one scheduler tick, let one preemption swing a sample by 20 %)
 
 
 def _raw(graph, peers: list[int], msg: np.ndarray) -> None:
