@@ -78,7 +78,7 @@ class MPICommunicator(Deadlines, Communicator):
     def wait_note(self) -> str | None:
         """A warning for the wait mode this node's ranks make slow, or None: ``block`` with
         more ranks than cores spins a whole scheduler tick per wait (about 4 ms per exchange
-        on 4 ranks on 2 cores, 100x the yield mode)."""
+        on 4 ranks on 2 cores, about 200x the yield mode at 1 KB)."""
         return oversubscribed_block_note(self.wait_mode, self.ranks_here, os.cpu_count() or 1)
 
     def _announce(self, j: int, msg, reqs: list, data: list) -> None:
