@@ -1,10 +1,11 @@
 """LLVM bit intrinsics numba does not expose: count leading / trailing zeros and population
 count of a 64-bit integer (``llvm.ctlz.i64`` / ``llvm.cttz.i64`` with zero defined as 64,
-``llvm.ctpop.i64``), bit reversal (``llvm.bitreverse.i64``), x86 BMI2 ``pdep`` where it
-is fast (:data:`FAST_PDEP`), and two 64-lane vector operations on integer arrays that LLVM
-lowers to the target's SIMD compares, mask moves and blends (portable LLVM IR; the tests
-pass on AVX2 and on generic x86-64, ``NUMBA_CPU_NAME=generic``; numba's loops do not
-vectorise this work): :func:`eqmask64` and :func:`blend64`."""
+``llvm.ctpop.i64``), bit reversal (``llvm.bitreverse.i64``), x86 BMI2 ``pdep`` and
+``pext`` where they are fast (:data:`FAST_PDEP`), and 64-lane vector operations on integer
+arrays that LLVM lowers to the target's SIMD compares, mask moves and blends (portable LLVM
+IR; the tests pass on AVX2, AVX-512 and generic x86-64, ``NUMBA_CPU_NAME=generic``; numba's
+loops do not vectorise this work): :func:`eqmask64`, :func:`gemask64`, :func:`lsbmask64`
+and :func:`blend64`."""
 
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ def _fast_pdep() -> bool:
         return False
 
 
-#: Whether :func:`pdep64` is used (decided once, at import).
+#: Whether :func:`pdep64` and :func:`pext64` are used (decided once, at import).
 FAST_PDEP = _fast_pdep()
 
 
@@ -140,3 +141,46 @@ def blend64(typingctx, a, i0, m, x):
         return context.get_dummy_value()
 
     return types.void(a, i0, m, x), codegen
+
+
+@intrinsic
+def gemask64(typingctx, a, i0, x):
+    """Bit ``t`` set <=> ``a[i0 + t] >= x`` (signed) for ``t < 64``; as :func:`eqmask64`.
+    Numpy definition: ``np.packbits(a[i0:i0 + 64] >= x, bitorder="little").view("<u8")``."""
+    if not (_int_array(a) and isinstance(i0, types.Integer) and isinstance(x, types.Integer)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        p, vt = _lanes(context, builder, sig.args[0], args[0], args[1], sig.args[1])
+        xv = context.cast(builder, args[2], sig.args[2], sig.args[0].dtype)
+        ge = builder.icmp_signed(">=", builder.load(p, align=1), _splat(builder, vt, xv))
+        return builder.bitcast(ge, ir.IntType(64))
+
+    return types.uint64(a, i0, x), codegen
+
+
+@intrinsic
+def lsbmask64(typingctx, a, i0):
+    """Bit ``t`` = the lowest bit of ``a[i0 + t]`` for ``t < 64``; as :func:`eqmask64`.
+    Numpy definition: ``np.packbits(a[i0:i0 + 64] & 1, bitorder="little").view("<u8")``."""
+    if not (_int_array(a) and isinstance(i0, types.Integer)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        p, vt = _lanes(context, builder, sig.args[0], args[0], args[1], sig.args[1])
+        low = builder.trunc(builder.load(p, align=1), ir.VectorType(ir.IntType(1), 64))
+        return builder.bitcast(low, ir.IntType(64))
+
+    return types.uint64(a, i0), codegen
+
+
+@intrinsic
+def pext64(typingctx, x, mask):
+    """Parallel bit extract (x86 BMI2 ``pext``) of two uint64; only where FAST_PDEP."""
+    def codegen(context, builder, signature, args):
+        i64 = ir.IntType(64)
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(i64, [i64, i64]), "llvm.x86.bmi.pext.64")
+        return builder.call(fn, list(args))
+
+    return types.uint64(types.uint64, types.uint64), codegen

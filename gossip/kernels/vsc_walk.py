@@ -28,7 +28,8 @@ from __future__ import annotations
 import numpy as np
 from ._jit import njit
 
-from ._llvm import ctz64, eqmask64, popcount64
+from ._llvm import (FAST_PDEP, bitrev64, ctz64, eqmask64, gemask64, lsbmask64, pext64,
+                    popcount64)
 from .vsc_enc import _mask_any, _wcopy, table_write
 from .vsc_sparse import _sparse_slots
 
@@ -63,6 +64,21 @@ def _flush(W, k, acc, na):
     if na:
         W[k] |= acc << np.uint64(64 - na)
     return 64 * k + na
+
+
+@njit(cache=True, inline="always")
+def _extract_sw(x, m):
+    """``pext(x, m)`` without BMI2: the bits of ``x`` at the set bits of ``m``, packed low."""
+    a = np.uint64(0)
+    k = np.uint64(0)
+    while m:
+        a |= ((x >> np.uint64(ctz64(m))) & _ONE) << k
+        k += _ONE
+        m &= m - _ONE
+    return a
+
+
+_extract = pext64 if FAST_PDEP else _extract_sw  # pext must not reach LLVM without BMI2
 
 
 @njit(cache=True)
@@ -112,12 +128,29 @@ def _gaps_walk(T, e_row, gb, qb, cn, fb, w, e, f, tw, last, cj, sh, inv, mj):
         t = ctz64(e)
         e &= e - _ONE
         slot = fb + popcount64(f & ((_ONE << np.uint64(t)) - _ONE))
-        g = slot - last - 1
+        gb[i] = slot - last - 1
         last = slot
-        q = _qr(g, cj, sh, inv, mj)
+    _qr_all(gb, qb, cn, cj, sh, inv, mj)
+    return fb, w, e, f, tw, last
+
+
+@njit(cache=True)
+def _qr_all(gb, qb, cn, cj, sh, inv, mj):
+    """Gaps ``gb[:cn]`` -> their quotients ``qb`` and remainders (in ``gb``)."""
+    if cj == 0:
+        for i in range(cn):
+            g = gb[i]
+            q = g >> sh
+            qb[i] = q
+            gb[i] = g - q * mj
+        return
+    for i in range(cn):
+        g = gb[i]
+        q = np.int64(g * inv)
+        q -= np.int64(q * mj > g)
+        q += np.int64((q + 1) * mj <= g)
         qb[i] = q
         gb[i] = g - q * mj
-    return fb, w, e, f, tw, last
 
 
 @njit(cache=True)
@@ -131,6 +164,9 @@ def _gaps_slots(slots, gb, qb, cn, last, cj, sh, inv, mj):
         qb[i] = q
         gb[i] = g - q * mj
     return last
+
+
+_HIGH = np.uint64(1) << np.uint64(63)
 
 
 @njit(cache=True)
@@ -151,10 +187,30 @@ def _write_unary(W, uk, uacc, una, qb, cn):
     return uk, ~c & ((_ONE << np.uint64(una)) - _ONE), una
 
 
+@njit(cache=True, inline="always")
+def _put_word(B, bk, bacc, bna, word):
+    """Append 64 bits (``word``, MSB first) to the register writer of :func:`_write_last`."""
+    if bna == 0:
+        B[bk] = word
+        return bk + 1, bacc
+    B[bk] = (bacc << np.uint64(64 - bna)) | (word >> np.uint64(bna))
+    return bk + 1, word
+
+
 @njit(cache=True)
-def _write_prefixes(P, pk, pacc, pna, gb, cn, cj, wb):
-    """Truncated binary: ``r < c`` in ``b - 1`` bits, else the first ``b - 1`` of ``r + c``."""
-    for i in range(cn):
+def _write_prefixes(P, pk, pacc, pna, gb, cn, cj, wb, pv):
+    """Truncated binary: ``r < c`` in ``b - 1`` bits, else the first ``b - 1`` of ``r + c``.
+    One-bit prefixes (``b = 2``) go 64 at a time, by one vector mask of the prefixes put in
+    ``pv`` by a vectorised loop."""
+    i = 0
+    if wb == 1:
+        for t in range(cn):
+            r = gb[t]
+            pv[t] = r + np.int64(r >= cj) * (((r + cj) >> 1) - r)
+        while i + 64 <= cn:
+            pk, pacc = _put_word(P, pk, pacc, pna, bitrev64(lsbmask64(pv, i)))
+            i += 64
+    for i in range(i, cn):
         r = gb[i]
         has = np.int64(r >= cj)
         pk, pacc, pna = _put(P, pk, pacc, pna, r + has * (((r + cj) >> 1) - r), wb)
@@ -164,8 +220,34 @@ def _write_prefixes(P, pk, pacc, pna, gb, cn, cj, wb):
 @njit(cache=True)
 def _write_last(B, bk, bacc, bna, gb, cn, cj):
     """The last bit of ``r + c`` where ``r >= c`` (every code when ``c == 0``); older bits
-    shift out of the register, so a full word is stored without clearing it."""
-    for i in range(cn):
+    shift out of the register, so a full word is stored without clearing it.  64 codes at a
+    time: their last bits by one vector mask (and, when ``c > 0``, compacted by ``pext``)."""
+    i = 0
+    if cj == 0:
+        while i + 64 <= cn:
+            bk, bacc = _put_word(B, bk, bacc, bna, bitrev64(lsbmask64(gb, i)))
+            i += 64
+    elif FAST_PDEP:
+        flip = np.uint64(0) - np.uint64(cj & 1)
+        while i + 64 <= cn:
+            has = gemask64(gb, i, cj)
+            n = popcount64(has)
+            if n == 64:
+                bk, bacc = _put_word(B, bk, bacc, bna, bitrev64(lsbmask64(gb, i) ^ flip))
+            elif n:
+                val = bitrev64(_extract(lsbmask64(gb, i) ^ flip, has)) >> np.uint64(64 - n)
+                nb = bna + n
+                if nb < 64:
+                    bacc = (bacc << np.uint64(n)) | val
+                    bna = nb
+                else:
+                    over = nb - 64
+                    B[bk] = (bacc << np.uint64(64 - bna)) | (val >> np.uint64(over))
+                    bk += 1
+                    bacc = val
+                    bna = over
+            i += 64
+    for i in range(i, cn):
         r = gb[i]
         has = np.uint64(r >= cj)
         bacc = (bacc << has) | (np.uint64(r + cj) & has)
@@ -208,6 +290,7 @@ def walk_encode(v, lut, vmin, vals, ranks, sym, cnt, M, b, c, S, R, Q, pos):
     off = _sparse_slots(v, lut, vmin, vals, ranks, cnt, pos, Q) if sparse else Q
     gb = np.empty(CHUNK, np.int64)  # a chunk's remainders
     qb = np.empty(CHUNK, np.int64)  # its quotients
+    pv = np.empty(CHUNK, np.int64)  # its one-bit prefixes
     for jhi in range(J - 1, -1, -GROUP):  # a group: coded ranks jhi down to jlo
         jlo = max(jhi - GROUP + 1, 0)
         if jhi < J - 1:
@@ -257,7 +340,7 @@ def walk_encode(v, lut, vmin, vals, ranks, sym, cnt, M, b, c, S, R, Q, pos):
                 if mj == 1:  # M = 1: the unary code is the whole codeword
                     continue
                 if wb:
-                    pk, pacc, pna = _write_prefixes(P, pk, pacc, pna, gb, cn, cj, wb)
+                    pk, pacc, pna = _write_prefixes(P, pk, pacc, pna, gb, cn, cj, wb, pv)
                 bk, bacc, bna = _write_last(B, bk, bacc, bna, gb, cn, cj)
     u = _flush(W, uk, uacc, una)
     u = _wcopy(W, u, P, 0, _flush(P, pk, pacc, pna))

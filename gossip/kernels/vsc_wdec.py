@@ -9,9 +9,13 @@ of them spilled registers and ran 1.7x slower):
 
 1. :func:`_unary`: the quotients, by the set bits of the bit-reversed complement of 64-bit
    windows (a one-cycle dependency from code to code, one mispredict per window);
-2. :func:`_rems` (:func:`_rems_pow2` for ``M = 2**b``): the truncated-binary remainders
-   from the other two streams, the gaps, the slots ``s`` and the one range check that
-   matters (``s < L``; the quotient is clamped first, so no product overflows);
+2. :func:`_rems_fast` for the dense shapes (``M = 2**b``; ``M = 3`` where ``pdep`` is
+   fast): the remainders 64 codes at a time by loops with no dependency from code to code,
+   then one running sum to slots, range-checked once per chunk (slots increase); else, and
+   for the chunk where that check fails (hostile input), :func:`_rems`: the truncated-binary
+   remainders code by code, the gaps, the slots ``s`` and the one range check that matters
+   (``s < L``; the quotient is clamped first, so no product overflows), naming the first bad
+   code;
 3. :func:`_scatter`: each slot becomes bit ``s`` of a compacted bitmap ``SB`` over the
    symbol's free slots, branch-free (a register word stored every code).
 
@@ -144,25 +148,47 @@ def _rems(p, ppos, lpos, nbits, qb, cn, wb, mj, cj, qmax, Lj, last):
 
 
 @njit(cache=True)
-def _rems_pow2(p, ppos, lpos, nbits, qb, cn, wb, sh, qmax, Lj, last):
-    """:func:`_rems` for ``M = 2**b > 1`` (``c = 0``): every code has its ``b - 1`` prefix
-    bits and a last bit: the remainder is the two read one after the other."""
+def _rems_fast(p, ppos, lpos, nbits, qb, rb, cn, wb, mj, cj, qmax, Lj, last):
+    """:func:`_rems` for the two shapes of dense symbols, 64 codes at a time: ``M = 2**b``
+    (every code has ``b - 1`` prefix bits and a last bit) and, where ``pdep`` is fast,
+    ``M = 3`` (a one-bit prefix, and a last bit where it is 1, put onto those codes by one
+    ``pdep``).  The remainders go into ``rb`` by loops with no dependency from code to code,
+    then one running sum makes them slots (in ``rb``; ``qb`` is left as it was) ->
+    (ppos, lpos, last slot, ok).  Slots increase, so the range check is one compare per
+    chunk; ``ok`` False (hostile input only) sends the caller to :func:`_rems` for the
+    chunk, which names the first bad code."""
     ub = np.uint64(64 - wb)
-    q1 = qmax + 1
-    for i in range(cn):
-        q = min(qb[i], q1)
-        r = np.int64(0)
+    if cj == 0:
+        for i0 in range(0, cn, 64):
+            lw = _load(p, min(lpos, nbits))
+            m = min(64, cn - i0)
+            r = rb[i0:i0 + m]
+            for t in range(m):
+                r[t] = np.int64((lw >> np.uint64(63 - t)) & _ONE)
+            lpos += m
         if wb:
-            r = np.int64(_load(p, ppos) >> ub)
-            ppos += wb
-        r = (r << 1) | _bit(p, lpos, nbits)
-        lpos += 1
-        s = last + (q << sh) + r + 1
-        if s >= Lj:
-            return ppos, lpos, last, 18 if q > qmax or s - last - 1 >= Lj else 19
-        qb[i] = s
-        last = s
-    return ppos, lpos, last, 0
+            for t in range(cn):
+                rb[t] |= np.int64(_load(p, ppos + t * wb) >> ub) << 1
+            ppos += cn * wb
+    else:  # M = 3: wb = 1, c = 1
+        for i0 in range(0, cn, 64):
+            m = min(64, cn - i0)
+            has = bitrev64(_load(p, ppos))
+            if m < 64:
+                has &= (_ONE << np.uint64(m)) - _ONE
+            lb = _deposit(bitrev64(_load(p, min(lpos, nbits))), has)
+            r = rb[i0:i0 + m]
+            for t in range(m):
+                r[t] = np.int64((has >> np.uint64(t)) & _ONE) * (
+                    1 + np.int64((lb >> np.uint64(t)) & _ONE))
+            ppos += m
+            lpos += popcount64(has)
+    q1 = qmax + 1
+    s = last
+    for t in range(cn):
+        s += min(qb[t], q1) * mj + rb[t] + 1
+        rb[t] = s
+    return ppos, lpos, s, s < Lj
 
 
 @njit(cache=True)
@@ -244,10 +270,14 @@ def walk_decode(p, nbits, pos, sym, cnt, M, b, c, L, out, T, Q):
         T[nw - 1] = _ALL << np.uint64(d & 63)
     upos = pos
     qb = np.empty(CHUNK, np.int64)
+    rb = np.empty(CHUNK, np.int64)
     for j in range(J - 1, -1, -1):
         mj = M[j]
         Lj = L[j]
         kj = cnt[j + 1]
+        cj = c[j]
+        wb = max(b[j] - 1, 0)
+        fast = mj > 1 and (cj == 0 or (mj == 3 and FAST_PDEP))
         last = np.int64(-1)
         if not sparse:
             SB[:min((Lj + 63) // 64 + 2, SB.size)] = 0
@@ -256,18 +286,23 @@ def walk_decode(p, nbits, pos, sym, cnt, M, b, c, L, out, T, Q):
         for c0 in range(0, kj, CHUNK):
             cn = min(CHUNK, kj - c0)
             upos = _unary(p, upos, qb, cn)
-            if mj > 1 and c[j] == 0:  # 4 % faster at 50 % nonzeros
-                ppos, lpos, last, err = _rems_pow2(p, ppos, lpos, nbits, qb, cn, b[j] - 1, b[j],
-                                                   (Lj - 1) // mj, Lj, last)
+            ok = False
+            if fast:
+                pp, lp, ls, ok = _rems_fast(p, ppos, lpos, nbits, qb, rb, cn, wb, mj, cj,
+                                            (Lj - 1) // mj, Lj, last)
+            if ok:
+                ppos, lpos, last = pp, lp, ls
+                sb = rb
             else:
-                ppos, lpos, last, err = _rems(p, ppos, lpos, nbits, qb, cn, max(b[j] - 1, 0),
-                                              mj, c[j], (Lj - 1) // mj, Lj, last)
-            if err:
-                return err
+                ppos, lpos, last, err = _rems(p, ppos, lpos, nbits, qb, cn, wb, mj, cj,
+                                              (Lj - 1) // mj, Lj, last)
+                if err:
+                    return err
+                sb = qb
             if sparse:
-                slots[c0:c0 + cn] = qb[:cn]
+                slots[c0:c0 + cn] = sb[:cn]
             else:
-                cur, acc = _scatter(qb, cn, SB, cur, acc)
+                cur, acc = _scatter(sb, cn, SB, cur, acc)
         if lpos > nbits:
             return 16
         sj = sym[j + 1]

@@ -281,18 +281,86 @@ def test_select_and_deposit_agree_with_their_definitions():
         assert np.array_equal(run_pdep(vals, fs), want)
 
 
+def test_extract_agrees_with_its_definition():
+    """The encoder's compaction of last bits: ``_extract_sw`` (and BMI2 ``pext`` where fast):
+    the bits of ``x`` at the set bits of ``m``, in order, packed into the low bits."""
+    from numba import njit
+
+    from gossip.kernels import vsc_walk as vk
+
+    @njit
+    def run(xs, ms):
+        out = np.empty(xs.size, np.uint64)
+        for i in range(xs.size):
+            out[i] = vk._extract_sw(xs[i], ms[i])
+        return out
+
+    @njit
+    def run_pext(xs, ms):  # compiled only where pext is (not for a generic CPU target)
+        out = np.empty(xs.size, np.uint64)
+        for i in range(xs.size):
+            out[i] = vk.pext64(xs[i], ms[i])
+        return out
+
+    rng = np.random.default_rng(12)
+    xs = rng.integers(0, 2**63, 3000, dtype=np.int64).astype(np.uint64) * np.uint64(3)
+    ms = rng.integers(0, 2**63, 3000, dtype=np.int64).astype(np.uint64) << np.uint64(1)
+    ms[:64] = np.uint64(2**64 - 1)
+    ms[64:128] = np.uint64(1) << np.arange(64, dtype=np.uint64)
+    ms[128] = 0
+    want = []
+    for x, m in zip(xs.tolist(), ms.tolist()):
+        a, k = 0, 0
+        for t in range(64):
+            if m >> t & 1:
+                a |= (x >> t & 1) << k
+                k += 1
+        want.append(a)
+    want = np.array(want, np.uint64)
+    assert np.array_equal(run(xs, ms), want)
+    if vk.FAST_PDEP:
+        assert np.array_equal(run_pext(xs, ms), want)
+
+
+def test_dense_symbols_forged_bit_by_bit():
+    """Dense symbols (Golomb M = 2 and M = 3) take the decoder's chunked remainders with one
+    range check per chunk; a CRC-valid message with any payload bit flipped must be refused
+    or decoded exactly as the reference does (the chunk that fails is redone code by code)."""
+    rng = np.random.default_rng(13)
+    z = _sym(rng, 20000, 0.5)
+    msg = kv.encode(z)
+    kind, d, nbits, payload = fuzz.split_vsc(msg)
+    bits = np.unpackbits(np.frombuffer(payload, np.uint8), count=nbits)
+    refused = 0
+    for i in rng.choice(nbits, 400, replace=False):
+        b = bits.copy()
+        b[i] ^= 1
+        if _both(fuzz.seal(kind, d, nbits, np.packbits(b).tobytes())) is None:
+            refused += 1
+    assert refused > 0
+
+
 def test_vector_lane_ops_agree_with_their_definitions():
-    """``eqmask64`` (bit t <=> a[i0 + t] == x) and ``blend64`` (a[i0 + t] = x where bit t of
-    m is set), the 64-lane vector intrinsics of the encoder's bitmaps and the decoder's
+    """``eqmask64`` (bit t <=> a[i0 + t] == x), ``gemask64`` (>= x, signed), ``lsbmask64``
+    (bit t = a[i0 + t] & 1) and ``blend64`` (a[i0 + t] = x where bit t of m is set), the
+    64-lane vector intrinsics of the encoder's bitmaps and the decoder's
     output, against their numpy definitions for every integer dtype, offsets that are not
     aligned, and the extreme values of each dtype."""
     from numba import njit
 
-    from gossip.kernels._llvm import blend64, eqmask64
+    from gossip.kernels._llvm import blend64, eqmask64, gemask64, lsbmask64
 
     @njit
     def eq(a, i0, x):
         return eqmask64(a, i0, x)
+
+    @njit
+    def ge(a, i0, x):
+        return gemask64(a, i0, x)
+
+    @njit
+    def lsb(a, i0):
+        return lsbmask64(a, i0)
 
     @njit
     def blend(a, i0, m, x):
@@ -304,9 +372,14 @@ def test_vector_lane_ops_agree_with_their_definitions():
         xs = [0, 1, 2, int(info.min), int(info.max)] + ([-1] if info.min < 0 else [])
         a = np.array(rng.choice(xs, 300), dt)
         for i0 in (0, 1, 7, 64, 236):
+            want = np.packbits(a[i0:i0 + 64] & 1, bitorder="little")
+            assert lsb(a, i0) == want.view("<u8")[0], (dt, i0)
             for x in xs:
                 want = np.packbits(a[i0:i0 + 64] == np.array(x, dt), bitorder="little")
                 assert eq(a, i0, dt(x)) == want.view("<u8")[0], (dt, i0, x)
+                if info.min < 0:  # signed compare: the dtypes it is used on
+                    want = np.packbits(a[i0:i0 + 64] >= np.array(x, dt), bitorder="little")
+                    assert ge(a, i0, dt(x)) == want.view("<u8")[0], (dt, i0, x)
                 for m in (0, 2**64 - 1, 1 << 63, int(rng.integers(0, 2**62)) * 3):
                     m = np.uint64(m)
                     got, ref = a.copy(), a.copy()
