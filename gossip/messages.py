@@ -7,6 +7,7 @@ flat model (one block per tensor) that quantizer scales and per-tensor top-k are
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,7 +57,11 @@ def entropy_from_counts(cnt: np.ndarray) -> float:
     if cnt.size == 0:
         return 0.0
     p = cnt / int(cnt.sum())
-    return float(-(cnt * np.log2(p)).sum())
+    # the C library's log2 per distinct symbol, not np.log2: numpy's AVX-512 log2 rounds
+    # differently from its other builds (which call the C library), so the same run logged
+    # different figures on different CPUs
+    logs = np.array([math.log2(x) for x in p.tolist()], np.float64)
+    return float(-(cnt * logs).sum())
 
 
 @dataclass(frozen=True)
