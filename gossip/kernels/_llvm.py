@@ -74,16 +74,28 @@ def bitrev64(typingctx, x):
     return types.uint64(types.uint64), codegen
 
 
-@intrinsic
-def pdep64(typingctx, x, mask):
-    """Parallel bit deposit (x86 BMI2 ``pdep``) of two uint64; only where FAST_PDEP."""
-    def codegen(context, builder, signature, args):
-        i64 = ir.IntType(64)
-        fn = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(i64, [i64, i64]), "llvm.x86.bmi.pdep.64")
-        return builder.call(fn, list(args))
+def _bmi2(name: str, llvm_name: str, doc: str):
+    """A (uint64, uint64) -> uint64 intrinsic calling the x86 BMI2 instruction ``llvm_name``:
+    compiled only where FAST_PDEP (LLVM aborts on a target without BMI2)."""
 
-    return types.uint64(types.uint64, types.uint64), codegen
+    def typer(typingctx, x, mask):
+        def codegen(context, builder, signature, args):
+            i64 = ir.IntType(64)
+            fn = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(i64, [i64, i64]), llvm_name)
+            return builder.call(fn, list(args))
+
+        return types.uint64(types.uint64, types.uint64), codegen
+
+    typer.__name__ = typer.__qualname__ = name
+    typer.__doc__ = doc
+    return intrinsic(typer)
+
+
+pdep64 = _bmi2("pdep64", "llvm.x86.bmi.pdep.64",
+               "Parallel bit deposit (x86 BMI2 ``pdep``) of two uint64; only where FAST_PDEP.")
+pext64 = _bmi2("pext64", "llvm.x86.bmi.pext.64",
+               "Parallel bit extract (x86 BMI2 ``pext``) of two uint64; only where FAST_PDEP.")
 
 
 def _lanes(context, builder, aty, arr, i0, ity):
@@ -105,21 +117,36 @@ def _int_array(a):
     return isinstance(a, types.Array) and isinstance(a.dtype, types.Integer) and a.layout == "C"
 
 
-@intrinsic
-def eqmask64(typingctx, a, i0, x):
-    """Bit ``t`` set <=> ``a[i0 + t] == x`` for ``t < 64`` (a C-contiguous integer array;
-    the caller keeps ``i0 + 64 <= a.size``; ``x`` is cast to ``a``'s dtype).  Numpy
-    definition: ``np.packbits(a[i0:i0 + 64] == x, bitorder="little").view("<u8")``."""
-    if not (_int_array(a) and isinstance(i0, types.Integer) and isinstance(x, types.Integer)):
-        return None
+def _compare_mask(name: str, op: str, signed: bool, doc: str):
+    """A 64-lane compare of ``a[i0:i0 + 64]`` with ``x`` -> a uint64 with bit ``t`` set where
+    lane ``t`` compares true (a C-contiguous integer array; the caller keeps
+    ``i0 + 64 <= a.size``; ``x`` is cast to ``a``'s dtype)."""
 
-    def codegen(context, builder, sig, args):
-        p, vt = _lanes(context, builder, sig.args[0], args[0], args[1], sig.args[1])
-        xv = context.cast(builder, args[2], sig.args[2], sig.args[0].dtype)
-        eq = builder.icmp_unsigned("==", builder.load(p, align=1), _splat(builder, vt, xv))
-        return builder.bitcast(eq, ir.IntType(64))
+    def typer(typingctx, a, i0, x):
+        if not (_int_array(a) and isinstance(i0, types.Integer)
+                and isinstance(x, types.Integer)):
+            return None
 
-    return types.uint64(a, i0, x), codegen
+        def codegen(context, builder, sig, args):
+            p, vt = _lanes(context, builder, sig.args[0], args[0], args[1], sig.args[1])
+            xv = context.cast(builder, args[2], sig.args[2], sig.args[0].dtype)
+            icmp = builder.icmp_signed if signed else builder.icmp_unsigned
+            hit = icmp(op, builder.load(p, align=1), _splat(builder, vt, xv))
+            return builder.bitcast(hit, ir.IntType(64))
+
+        return types.uint64(a, i0, x), codegen
+
+    typer.__name__ = typer.__qualname__ = name
+    typer.__doc__ = doc
+    return intrinsic(typer)
+
+
+eqmask64 = _compare_mask("eqmask64", "==", False, """Bit ``t`` set <=> ``a[i0 + t] == x`` for
+``t < 64``.  Numpy definition: ``np.packbits(a[i0:i0 + 64] == x, bitorder="little")
+.view("<u8")``.""")
+gemask64 = _compare_mask("gemask64", ">=", True, """Bit ``t`` set <=> ``a[i0 + t] >= x``
+(signed) for ``t < 64``.  Numpy definition: ``np.packbits(a[i0:i0 + 64] >= x,
+bitorder="little").view("<u8")``.""")
 
 
 @intrinsic
@@ -144,22 +171,6 @@ def blend64(typingctx, a, i0, m, x):
 
 
 @intrinsic
-def gemask64(typingctx, a, i0, x):
-    """Bit ``t`` set <=> ``a[i0 + t] >= x`` (signed) for ``t < 64``; as :func:`eqmask64`.
-    Numpy definition: ``np.packbits(a[i0:i0 + 64] >= x, bitorder="little").view("<u8")``."""
-    if not (_int_array(a) and isinstance(i0, types.Integer) and isinstance(x, types.Integer)):
-        return None
-
-    def codegen(context, builder, sig, args):
-        p, vt = _lanes(context, builder, sig.args[0], args[0], args[1], sig.args[1])
-        xv = context.cast(builder, args[2], sig.args[2], sig.args[0].dtype)
-        ge = builder.icmp_signed(">=", builder.load(p, align=1), _splat(builder, vt, xv))
-        return builder.bitcast(ge, ir.IntType(64))
-
-    return types.uint64(a, i0, x), codegen
-
-
-@intrinsic
 def lsbmask64(typingctx, a, i0):
     """Bit ``t`` = the lowest bit of ``a[i0 + t]`` for ``t < 64``; as :func:`eqmask64`.
     Numpy definition: ``np.packbits(a[i0:i0 + 64] & 1, bitorder="little").view("<u8")``."""
@@ -172,15 +183,3 @@ def lsbmask64(typingctx, a, i0):
         return builder.bitcast(low, ir.IntType(64))
 
     return types.uint64(a, i0), codegen
-
-
-@intrinsic
-def pext64(typingctx, x, mask):
-    """Parallel bit extract (x86 BMI2 ``pext``) of two uint64; only where FAST_PDEP."""
-    def codegen(context, builder, signature, args):
-        i64 = ir.IntType(64)
-        fn = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(i64, [i64, i64]), "llvm.x86.bmi.pext.64")
-        return builder.call(fn, list(args))
-
-    return types.uint64(types.uint64, types.uint64), codegen

@@ -261,24 +261,36 @@ def test_select_and_deposit_agree_with_their_definitions():
     want = np.array([[i for i in range(64) if int(x) >> i & 1][k] for x, k in zip(xs, ks)])
     assert np.array_equal(run(xs, ks, 0), want.astype(np.uint64))
 
-    rng = np.random.default_rng(9)
-    vals = rng.integers(0, 2**63, 3000, dtype=np.int64).astype(np.uint64) * np.uint64(3)
-    fs = rng.integers(0, 2**63, 3000, dtype=np.int64).astype(np.uint64) << np.uint64(1)
-    fs[:64] = np.uint64(2**64 - 1)
-    fs[64:128] = np.uint64(1) << np.arange(64, dtype=np.uint64)
-    fs[128] = 0
-    want = []
-    for x, f in zip(vals.tolist(), fs.tolist()):
-        a, k = 0, 0
-        for t in range(64):
-            if f >> t & 1:
-                a |= (x >> k & 1) << t
-                k += 1
-        want.append(a)
-    want = np.array(want, np.uint64)
+    vals, fs = _words_and_masks(9)
+    want = _bit_moves(vals, fs, deposit=True)
     assert np.array_equal(run(vals, fs, 1), want)
     if vw.FAST_PDEP:
         assert np.array_equal(run_pdep(vals, fs), want)
+
+
+def _words_and_masks(seed: int):
+    """3000 (word, mask) pairs: random, all-ones, single-bit and empty masks."""
+    rng = np.random.default_rng(seed)
+    xs = rng.integers(0, 2**63, 3000, dtype=np.int64).astype(np.uint64) * np.uint64(3)
+    ms = rng.integers(0, 2**63, 3000, dtype=np.int64).astype(np.uint64) << np.uint64(1)
+    ms[:64] = np.uint64(2**64 - 1)
+    ms[64:128] = np.uint64(1) << np.arange(64, dtype=np.uint64)
+    ms[128] = 0
+    return xs, ms
+
+
+def _bit_moves(xs, ms, deposit: bool) -> np.ndarray:
+    """pdep (the low bits of x onto the set bits of m, in order) or pext (the bits of x at
+    the set bits of m, packed low), bit by bit in Python."""
+    out = []
+    for x, m in zip(xs.tolist(), ms.tolist()):
+        a, k = 0, 0
+        for t in range(64):
+            if m >> t & 1:
+                a |= (x >> k & 1) << t if deposit else (x >> t & 1) << k
+                k += 1
+        out.append(a)
+    return np.array(out, np.uint64)
 
 
 def test_extract_agrees_with_its_definition():
@@ -302,21 +314,8 @@ def test_extract_agrees_with_its_definition():
             out[i] = vk.pext64(xs[i], ms[i])
         return out
 
-    rng = np.random.default_rng(12)
-    xs = rng.integers(0, 2**63, 3000, dtype=np.int64).astype(np.uint64) * np.uint64(3)
-    ms = rng.integers(0, 2**63, 3000, dtype=np.int64).astype(np.uint64) << np.uint64(1)
-    ms[:64] = np.uint64(2**64 - 1)
-    ms[64:128] = np.uint64(1) << np.arange(64, dtype=np.uint64)
-    ms[128] = 0
-    want = []
-    for x, m in zip(xs.tolist(), ms.tolist()):
-        a, k = 0, 0
-        for t in range(64):
-            if m >> t & 1:
-                a |= (x >> t & 1) << k
-                k += 1
-        want.append(a)
-    want = np.array(want, np.uint64)
+    xs, ms = _words_and_masks(12)
+    want = _bit_moves(xs, ms, deposit=False)
     assert np.array_equal(run(xs, ms), want)
     if vk.FAST_PDEP:
         assert np.array_equal(run_pext(xs, ms), want)
