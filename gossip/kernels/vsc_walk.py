@@ -13,8 +13,9 @@ handled; symbol ``j``'s slots are the clear bits of ``T`` in order, counted by p
   coded entry); int8 symbols within ``GROUP + 1`` values holding 0 (quantizer output) get
   their histogram and bitmaps in one pass instead (:func:`.vsc_plan.rows8`); each symbol
   then walks the words: slot = free slots in earlier words + popcount of the free bits
-  below it, the gaps split into quotient and remainder in the same loop, and each of the
-  three sub-streams written by its own loop;
+  below it, the gaps split into quotient and remainder by a vectorised loop of their own,
+  and each of the three sub-streams written by its own loop (last bits and one-bit prefixes
+  64 codes at a time, by one vector mask);
 * decoder (:mod:`.vsc_wdec`): the slots go into a compacted bitmap over the free slots,
   which one ``pdep`` per word of ``T`` puts onto the free positions.
 
@@ -136,19 +137,11 @@ def _gaps_walk(T, e_row, gb, qb, cn, fb, w, e, f, tw, last, cj, sh, inv, mj):
 
 @njit(cache=True)
 def _qr_all(gb, qb, cn, cj, sh, inv, mj):
-    """Gaps ``gb[:cn]`` -> their quotients ``qb`` and remainders (in ``gb``)."""
-    if cj == 0:
-        for i in range(cn):
-            g = gb[i]
-            q = g >> sh
-            qb[i] = q
-            gb[i] = g - q * mj
-        return
+    """Gaps ``gb[:cn]`` -> their quotients ``qb`` and remainders (in ``gb``): a loop of its
+    own, which vectorises (inside the walk's loop it did not)."""
     for i in range(cn):
         g = gb[i]
-        q = np.int64(g * inv)
-        q -= np.int64(q * mj > g)
-        q += np.int64((q + 1) * mj <= g)
+        q = _qr(g, cj, sh, inv, mj)
         qb[i] = q
         gb[i] = g - q * mj
 
@@ -158,15 +151,10 @@ def _gaps_slots(slots, gb, qb, cn, last, cj, sh, inv, mj):
     """:func:`_gaps_walk` for slots given (the sparse walk) -> the last slot."""
     for i in range(cn):
         slot = slots[i]
-        g = slot - last - 1
+        gb[i] = slot - last - 1
         last = slot
-        q = _qr(g, cj, sh, inv, mj)
-        qb[i] = q
-        gb[i] = g - q * mj
+    _qr_all(gb, qb, cn, cj, sh, inv, mj)
     return last
-
-
-_HIGH = np.uint64(1) << np.uint64(63)
 
 
 @njit(cache=True)
@@ -236,16 +224,7 @@ def _write_last(B, bk, bacc, bna, gb, cn, cj):
                 bk, bacc = _put_word(B, bk, bacc, bna, bitrev64(lsbmask64(gb, i) ^ flip))
             elif n:
                 val = bitrev64(_extract(lsbmask64(gb, i) ^ flip, has)) >> np.uint64(64 - n)
-                nb = bna + n
-                if nb < 64:
-                    bacc = (bacc << np.uint64(n)) | val
-                    bna = nb
-                else:
-                    over = nb - 64
-                    B[bk] = (bacc << np.uint64(64 - bna)) | (val >> np.uint64(over))
-                    bk += 1
-                    bacc = val
-                    bna = over
+                bk, bacc, bna = _put(B, bk, bacc, bna, val, n)
             i += 64
     for i in range(i, cn):
         r = gb[i]

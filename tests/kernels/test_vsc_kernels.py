@@ -236,20 +236,10 @@ def test_select_and_deposit_agree_with_their_definitions():
     from gossip.kernels import vsc_wdec as vw
 
     @njit
-    def run(xs, ys, how):
+    def select(xs, ks):
         out = np.empty(xs.size, np.uint64)
         for i in range(xs.size):
-            if how == 0:
-                out[i] = vw._select_bw(xs[i], np.int64(ys[i]))
-            else:
-                out[i] = vw._deposit_sw(xs[i], ys[i])
-        return out
-
-    @njit
-    def run_pdep(xs, ys):  # compiled only where pdep is (not for a generic CPU target)
-        out = np.empty(xs.size, np.uint64)
-        for i in range(xs.size):
-            out[i] = vw.pdep64(xs[i], ys[i])
+            out[i] = vw._select_bw(xs[i], np.int64(ks[i]))
         return out
 
     rng = np.random.default_rng(7)
@@ -259,13 +249,27 @@ def test_select_and_deposit_agree_with_their_definitions():
     counts = np.array([bin(int(x)).count("1") for x in xs])
     ks = (rng.random(xs.size) * counts).astype(np.uint64)
     want = np.array([[i for i in range(64) if int(x) >> i & 1][k] for x, k in zip(xs, ks)])
-    assert np.array_equal(run(xs, ks, 0), want.astype(np.uint64))
+    assert np.array_equal(select(xs, ks), want.astype(np.uint64))
 
     vals, fs = _words_and_masks(9)
     want = _bit_moves(vals, fs, deposit=True)
-    assert np.array_equal(run(vals, fs, 1), want)
-    if vw.FAST_PDEP:
-        assert np.array_equal(run_pdep(vals, fs), want)
+    assert np.array_equal(_per_pair(vw._deposit_sw)(vals, fs), want)
+    if vw.FAST_PDEP:  # compiled only where pdep is (not for a generic CPU target)
+        assert np.array_equal(_per_pair(vw.pdep64)(vals, fs), want)
+
+
+def _per_pair(fn):
+    """A compiled loop applying the bit kernel ``fn`` to each (word, mask) pair."""
+    from numba import njit
+
+    @njit
+    def run(xs, ms):
+        out = np.empty(xs.size, np.uint64)
+        for i in range(xs.size):
+            out[i] = fn(xs[i], ms[i])
+        return out
+
+    return run
 
 
 def _words_and_masks(seed: int):
@@ -296,29 +300,13 @@ def _bit_moves(xs, ms, deposit: bool) -> np.ndarray:
 def test_extract_agrees_with_its_definition():
     """The encoder's compaction of last bits: ``_extract_sw`` (and BMI2 ``pext`` where fast):
     the bits of ``x`` at the set bits of ``m``, in order, packed into the low bits."""
-    from numba import njit
-
     from gossip.kernels import vsc_walk as vk
-
-    @njit
-    def run(xs, ms):
-        out = np.empty(xs.size, np.uint64)
-        for i in range(xs.size):
-            out[i] = vk._extract_sw(xs[i], ms[i])
-        return out
-
-    @njit
-    def run_pext(xs, ms):  # compiled only where pext is (not for a generic CPU target)
-        out = np.empty(xs.size, np.uint64)
-        for i in range(xs.size):
-            out[i] = vk.pext64(xs[i], ms[i])
-        return out
 
     xs, ms = _words_and_masks(12)
     want = _bit_moves(xs, ms, deposit=False)
-    assert np.array_equal(run(xs, ms), want)
-    if vk.FAST_PDEP:
-        assert np.array_equal(run_pext(xs, ms), want)
+    assert np.array_equal(_per_pair(vk._extract_sw)(xs, ms), want)
+    if vk.FAST_PDEP:  # compiled only where pext is (not for a generic CPU target)
+        assert np.array_equal(_per_pair(vk.pext64)(xs, ms), want)
 
 
 def test_dense_symbols_forged_bit_by_bit():
